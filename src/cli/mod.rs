@@ -1,0 +1,127 @@
+//! The command line: one file per subcommand, each a thin layer that parses arguments and calls
+//! the library.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// rig runs Ansible inventories, playbooks and roles unchanged, over SSH, with no Python on
+/// the targets.
+#[derive(Debug, Parser)]
+#[command(name = "rig", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run playbooks, as ansible-playbook does.
+    Playbook(PlaybookArgs),
+    /// Run site.yml on inventories/NAME (= rig playbook -i inventories/NAME site.yml).
+    Deploy(DeployArgs),
+    /// Print a template exactly as the template module would write it for one host.
+    Render(RenderArgs),
+    /// Show the inventory, as ansible-inventory does.
+    Inventory(InventoryArgs),
+}
+
+/// Options shared by `playbook` and `deploy`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RunOptions {
+    /// Further limit selected hosts to an additional pattern.
+    #[arg(short = 'l', long = "limit")]
+    pub limit: Option<String>,
+    /// Only run plays and tasks tagged with these values.
+    #[arg(short = 't', long = "tags", value_delimiter = ',')]
+    pub tags: Vec<String>,
+    /// Only run plays and tasks whose tags do not match these values.
+    #[arg(long = "skip-tags", value_delimiter = ',')]
+    pub skip_tags: Vec<String>,
+    /// Set additional variables as key=value, YAML/JSON, or @file.
+    #[arg(short = 'e', long = "extra-vars")]
+    pub extra_vars: Vec<String>,
+    /// Don't make any changes; predict some of the changes that may occur.
+    #[arg(short = 'C', long = "check")]
+    pub check: bool,
+    /// Show the differences in files and templates that change.
+    #[arg(short = 'D', long = "diff")]
+    pub diff: bool,
+    /// Number of parallel processes (hosts at once).
+    #[arg(short = 'f', long = "forks")]
+    pub forks: Option<usize>,
+    /// Start the playbook at the task matching this name.
+    #[arg(long = "start-at-task")]
+    pub start_at_task: Option<String>,
+    /// Outputs a list of matching hosts; does not execute anything else.
+    #[arg(long = "list-hosts")]
+    pub list_hosts: bool,
+    /// List all tasks that would be executed.
+    #[arg(long = "list-tasks")]
+    pub list_tasks: bool,
+    /// List all available tags.
+    #[arg(long = "list-tags")]
+    pub list_tags: bool,
+    /// Perform a syntax check on the playbook, but do not execute it.
+    #[arg(long = "syntax-check")]
+    pub syntax_check: bool,
+    /// Run handlers even if a task fails.
+    #[arg(long = "force-handlers")]
+    pub force_handlers: bool,
+    /// Verbose mode (-vvv for more).
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Args)]
+pub struct PlaybookArgs {
+    /// Inventory host path or comma-separated host list (may be repeated).
+    #[arg(short = 'i', long = "inventory")]
+    pub inventory: Vec<String>,
+    /// Playbook(s) to run.
+    #[arg(required = true)]
+    pub playbooks: Vec<PathBuf>,
+    #[command(flatten)]
+    pub run: RunOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The environment: runs site.yml on inventories/NAME.
+    #[arg(long = "inventory")]
+    pub inventory: String,
+    #[command(flatten)]
+    pub run: RunOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The template file.
+    pub template: PathBuf,
+    /// Inventory (may be repeated).
+    #[arg(short = 'i', long = "inventory")]
+    pub inventory: Vec<String>,
+    /// The host to render for.
+    #[arg(long = "host")]
+    pub host: String,
+    /// Extra variables as key=value, YAML/JSON, or @file.
+    #[arg(short = 'e', long = "extra-vars")]
+    pub extra_vars: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InventoryArgs {
+    /// Inventory (may be repeated).
+    #[arg(short = 'i', long = "inventory")]
+    pub inventory: Vec<String>,
+    /// Output all hosts info as JSON.
+    #[arg(long, conflicts_with_all = ["graph", "host"])]
+    pub list: bool,
+    /// Create inventory graph.
+    #[arg(long, conflicts_with_all = ["list", "host"])]
+    pub graph: bool,
+    /// Output specific host info.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Group to start the graph from.
+    pub group: Option<String>,
+}

@@ -1,0 +1,92 @@
+//! How rig talks to a host. The engine and the modules only see [`Connection`]; `local` runs on
+//! the controller, `ssh` keeps one master connection and one long-lived remote shell per host.
+//!
+//! Every call is one round trip. A module gathers all the remote facts it needs with one
+//! [`Connection::run`] of a shell script, and the transport counts round trips so tests can
+//! assert the budget.
+
+pub mod local;
+
+use async_trait::async_trait;
+
+/// Privilege escalation for one command.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Become {
+    pub method: String,
+    pub user: String,
+    pub flags: String,
+}
+
+/// A POSIX shell script to run on the target, with optional stdin.
+#[derive(Clone, Debug, Default)]
+pub struct Command {
+    /// Run by `/bin/sh` on the target.
+    pub script: String,
+    pub stdin: Vec<u8>,
+    /// `None` runs as the connection's user.
+    pub become_: Option<Become>,
+    /// Environment variables for this command only.
+    pub env: Vec<(String, String)>,
+}
+
+impl Command {
+    pub fn new(script: impl Into<String>) -> Self {
+        Command {
+            script: script.into(),
+            ..Default::default()
+        }
+    }
+}
+
+/// What a command did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Output {
+    pub rc: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl Output {
+    pub fn stdout_str(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+    pub fn stderr_str(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+}
+
+/// A connection failed (as opposed to a command that ran and failed).
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    /// The host could not be reached; `message` is the transport's own reason.
+    #[error("{message}")]
+    Unreachable { message: String },
+    #[error("become failed: {message}")]
+    Become { message: String },
+    #[error("{message}")]
+    Other { message: String },
+}
+
+/// One open connection to one host.
+#[async_trait]
+pub trait Connection: Send + Sync {
+    /// Runs a script on the target: exactly one round trip.
+    async fn run(&self, cmd: &Command) -> Result<Output, ConnectionError>;
+
+    /// Writes `data` to `path` on the target (streamed for large contents), creating or
+    /// truncating it with `mode`; one round trip. Callers write to a temporary path next to the
+    /// destination and rename, so a destination is never partial.
+    async fn put(
+        &self,
+        data: &[u8],
+        path: &str,
+        mode: u32,
+        become_: Option<&Become>,
+    ) -> Result<(), ConnectionError>;
+
+    /// Round trips made so far on this connection.
+    fn round_trips(&self) -> u64;
+
+    /// Closes the connection (the remote shell and the master).
+    async fn close(&self) -> Result<(), ConnectionError>;
+}

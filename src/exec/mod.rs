@@ -1,0 +1,1 @@
+//! Running plays: strategies, forks, handlers, check and diff mode.

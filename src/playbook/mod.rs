@@ -1,0 +1,1 @@
+//! Playbooks, plays, roles, blocks and tasks loaded from YAML, with positions.

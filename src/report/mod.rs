@@ -1,0 +1,1 @@
+//! Events from the engine, and the printers that consume them (human, JSON).

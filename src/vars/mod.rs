@@ -1,0 +1,1 @@
+//! Ansible's variable precedence and per-host resolution, with lazy templating.
