@@ -20,6 +20,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Playbook(_) | Command::Deploy(_) => anyhow::bail!("not implemented yet"),
         Command::Render(_) => anyhow::bail!("not implemented yet"),
-        Command::Inventory(_) => anyhow::bail!("not implemented yet"),
+        Command::Inventory(args) => rig::cli::inventory::run(&args),
     }
 }
