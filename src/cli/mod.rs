@@ -2,6 +2,7 @@
 //! the library.
 
 pub mod inventory;
+pub mod render;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
