@@ -19,4 +19,5 @@ pub mod report;
 pub mod template;
 pub mod value;
 pub mod vars;
+pub mod vault;
 pub mod yaml;
