@@ -23,6 +23,13 @@ pub enum VarsError {
     },
 }
 
+/// Templates a value the way Ansible 2.19 templates variables and arguments (see
+/// [`Templar::template_any`]): strings with template syntax are rendered (a lone `{{ expr }}`
+/// keeps its native type), lists and dicts recursively, `!unsafe` strings never.
+pub fn template_value(templar: &Templar, v: &Value, ctx: &Value) -> Result<Value, TemplateError> {
+    templar.template_any(v, ctx)
+}
+
 /// One host's variables for one task, as a minijinja object. Reading a variable templates it
 /// with this same context; results are cached for the life of the context.
 pub struct HostContext {
