@@ -118,6 +118,7 @@ pub async fn put_content(
                 keep_ids: exists.then_some((current.uid, current.gid)),
                 backup: req.backup,
                 validate: req.validate.clone(),
+                make_parents: false,
             };
             let written = fileops::atomic_write(ctx, req.content.clone(), &spec).await?;
             if let Some(b) = written.backup_file {
