@@ -1,0 +1,471 @@
+//! System modules against real lab hosts (Debian 12, systemd, sshd, the lab's apt repo with
+//! `lab-hello` 1.0 and 1.1). Skipped with a printed reason when `RIG_LAB_SSH_CONFIG` is unset.
+//! Each module: first run changed and the host is in the asked state; second run ok and
+//! nothing moved; check mode predicts the change and changes nothing; diff where Ansible has one.
+
+mod common_system;
+
+use common_system::{failure, field, lab, module};
+use serde_json::json;
+
+#[tokio::test]
+async fn apt_then_systemd_and_service() {
+    let Some(lab) = lab("apt_then_systemd_and_service", 0) else {
+        return;
+    };
+    let apt = module("apt");
+    lab.sh("systemctl disable --now lab-hello >/dev/null 2>&1; systemctl unmask lab-hello >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get purge -y -q lab-hello >/dev/null 2>&1; true").await;
+    let version = || async {
+        lab.sh("dpkg-query -W -f='${db:Status-Abbrev}${Version}' lab-hello 2>/dev/null")
+            .await
+    };
+    assert_eq!(version().await.trim_start_matches("un "), "");
+
+    // check mode: predicts the install (with the apt-get summary as diff), installs nothing
+    let r = lab
+        .run(
+            &apt,
+            json!({"name": "lab-hello=1.0", "update_cache": true}),
+            true,
+            true,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    let diff = r.data["diff"].get_attr("prepared").unwrap().to_string();
+    assert!(diff.contains("lab-hello"), "diff: {diff}");
+    assert_eq!(version().await.trim_start_matches("un "), "");
+
+    // first run installs 1.0, second run is ok
+    let r = lab
+        .run(
+            &apt,
+            json!({"name": ["lab-hello=1.0*"], "update_cache": true}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed, "{r:?}");
+    assert!(r.data.contains_key("cache_update_time"));
+    assert_eq!(version().await, "ii 1.0");
+    let r = lab
+        .run(
+            &apt,
+            json!({"name": "lab-hello", "cache_valid_time": 3600}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(!r.changed, "{r:?}");
+    assert!(!r.data["cache_updated"].is_true());
+    assert_eq!(version().await, "ii 1.0");
+
+    // latest: check mode predicts, the run upgrades, the rerun is ok
+    let r = lab
+        .run(
+            &apt,
+            json!({"name": "lab-hello", "state": "latest"}),
+            true,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(version().await, "ii 1.0");
+    let r = lab
+        .run(
+            &apt,
+            json!({"name": "lab-hello", "state": "latest"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(version().await, "ii 1.1");
+    let r = lab
+        .run(
+            &apt,
+            json!({"name": "lab-hello", "state": "latest"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(!r.changed);
+
+    // unknown package: Ansible's message, also in check mode
+    for check in [false, true] {
+        let e = failure(
+            lab.run(
+                &apt,
+                json!({"name": ["lab-hello", "no-such-package-x"]}),
+                check,
+                false,
+            )
+            .await,
+        );
+        assert_eq!(e, "No package matching 'no-such-package-x' is available");
+    }
+
+    // systemd: the package ships lab-hello.service, not enabled, not started
+    let sd = module("systemd");
+    let pid = || async {
+        lab.sh("systemctl show -P MainPID lab-hello")
+            .await
+            .trim()
+            .to_string()
+    };
+    let state = || async {
+        lab.sh("echo $(systemctl is-active lab-hello) $(systemctl is-enabled lab-hello)")
+            .await
+            .trim()
+            .to_string()
+    };
+    assert_eq!(state().await, "inactive disabled");
+    let a = json!({"name": "lab-hello", "state": "started", "enabled": true});
+    let r = lab.run(&sd, a.clone(), true, false).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(state().await, "inactive disabled");
+    let r = lab.run(&sd, a.clone(), false, false).await.unwrap();
+    assert!(r.changed);
+    assert!(r.data["enabled"].is_true());
+    assert_eq!(field(&r, "state"), "started");
+    assert_eq!(
+        r.data["status"]
+            .get_attr("ActiveState")
+            .unwrap()
+            .to_string(),
+        "inactive"
+    );
+    assert_eq!(state().await, "active enabled");
+    let p1 = pid().await;
+    assert_ne!(p1, "0");
+    let r = lab.run(&sd, a.clone(), false, false).await.unwrap();
+    assert!(!r.changed);
+    assert_eq!(
+        r.data["status"].get_attr("MainPID").unwrap().to_string(),
+        p1
+    );
+    assert_eq!(pid().await, p1);
+    // restarted: always a change, new MainPID (check mode keeps the old one)
+    let r = lab
+        .run(
+            &sd,
+            json!({"name": "lab-hello", "state": "restarted"}),
+            true,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(pid().await, p1);
+    let r = lab
+        .run(
+            &sd,
+            json!({"name": "lab-hello", "state": "restarted"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    let p2 = pid().await;
+    assert_ne!(p2, p1);
+    // unknown unit: Ansible's message, in check mode too
+    for check in [false, true] {
+        let e = failure(
+            lab.run(
+                &sd,
+                json!({"name": "no-such-unit-x", "state": "started"}),
+                check,
+                false,
+            )
+            .await,
+        );
+        assert_eq!(
+            e,
+            "Could not find the requested service no-such-unit-x: host"
+        );
+    }
+    // masked
+    let r = lab
+        .run(
+            &sd,
+            json!({"name": "lab-hello", "masked": true, "state": "stopped"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(
+        lab.sh("systemctl is-enabled lab-hello").await.trim(),
+        "masked"
+    );
+    let r = lab
+        .run(
+            &sd,
+            json!({"name": "lab-hello", "masked": true, "state": "stopped"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(!r.changed);
+    let r = lab
+        .run(
+            &sd,
+            json!({"name": "lab-hello", "masked": false, "daemon_reload": true}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+
+    // service maps to systemd: ignored args are warned about
+    let svc = module("service");
+    let a = json!({"name": "lab-hello", "state": "started", "sleep": 1});
+    let r = lab.run(&svc, a.clone(), false, false).await.unwrap();
+    assert!(r.changed);
+    assert!(
+        field(&r, "warnings").contains("Ignoring \\\"sleep\\\"")
+            || field(&r, "warnings").contains("Ignoring \"sleep\""),
+        "{:?}",
+        r.data
+    );
+    assert_eq!(
+        lab.sh("systemctl is-active lab-hello").await.trim(),
+        "active"
+    );
+    let r = lab.run(&svc, a, false, false).await.unwrap();
+    assert!(!r.changed);
+    let r = lab
+        .run(
+            &svc,
+            json!({"name": "lab-hello", "state": "stopped", "enabled": false}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(state().await, "inactive disabled");
+
+    // absent: check mode keeps it, the run removes it, the rerun is ok
+    let r = lab
+        .run(
+            &apt,
+            json!({"name": "lab-hello", "state": "absent"}),
+            true,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(version().await, "ii 1.1");
+    let r = lab
+        .run(
+            &apt,
+            json!({"name": "lab-hello", "state": "absent", "purge": true}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(version().await.trim_start_matches("un "), "");
+    let r = lab
+        .run(
+            &apt,
+            json!({"name": "lab-hello", "state": "absent"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(!r.changed);
+}
+
+#[tokio::test]
+async fn user_and_group() {
+    let Some(lab) = lab("user_and_group", 1) else {
+        return;
+    };
+    lab.sh("userdel -r rigtest >/dev/null 2>&1; groupdel rigtestg >/dev/null 2>&1; true")
+        .await;
+    let group = module("group");
+    let user = module("user");
+    let a = json!({"name": "rigtestg", "gid": 2345});
+    let r = lab.run(&group, a.clone(), true, false).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(lab.sh("getent group rigtestg").await, "");
+    let r = lab.run(&group, a.clone(), false, false).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(field(&r, "gid"), "2345");
+    assert_eq!(
+        lab.sh("getent group rigtestg").await.trim(),
+        "rigtestg:x:2345:"
+    );
+    let r = lab.run(&group, a.clone(), false, false).await.unwrap();
+    assert!(!r.changed);
+
+    let hash = "$6$rigsalt$Q9Wq0cTj4o7lH3s1z8aUqfHn3xWf6yQ2eK0mG8wqg3o0o8rQyqz6z4m8XlWm4tH3m1b3y5f5bQ3s0vT2cYk4x.";
+    let a = json!({"name": "rigtest", "groups": ["rigtestg", "sudo"], "shell": "/bin/bash",
+                   "comment": "Rig Test", "password": hash, "uid": 2399});
+    let r = lab.run(&user, a.clone(), true, false).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(lab.sh("getent passwd rigtest").await, "");
+    let r = lab.run(&user, a.clone(), false, false).await.unwrap();
+    assert!(r.changed, "{r:?}");
+    assert_eq!(field(&r, "uid"), "2399");
+    assert_eq!(field(&r, "home"), "/home/rigtest");
+    assert_eq!(field(&r, "password"), "NOT_LOGGING_PASSWORD");
+    assert_eq!(
+        lab.sh("getent passwd rigtest").await.trim(),
+        "rigtest:x:2399:2399:Rig Test:/home/rigtest:/bin/bash"
+    );
+    assert_eq!(
+        lab.sh("id -nG rigtest | tr ' ' '\\n' | sort | xargs")
+            .await
+            .trim(),
+        "rigtest rigtestg sudo"
+    );
+    assert_eq!(
+        lab.sh("getent shadow rigtest | cut -d: -f2").await.trim(),
+        hash
+    );
+    assert_eq!(lab.sh("stat -c %U /home/rigtest").await.trim(), "rigtest");
+    let r = lab.run(&user, a.clone(), false, false).await.unwrap();
+    assert!(!r.changed, "{r:?}");
+    // groups without append replaces; with append adds only
+    let r = lab
+        .run(
+            &user,
+            json!({"name": "rigtest", "groups": "rigtestg"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(
+        lab.sh("id -nG rigtest | tr ' ' '\\n' | sort | xargs")
+            .await
+            .trim(),
+        "rigtest rigtestg"
+    );
+    let r = lab
+        .run(
+            &user,
+            json!({"name": "rigtest", "groups": ["sudo"], "append": true}),
+            true,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(
+        lab.sh("id -nG rigtest | tr ' ' '\\n' | sort | xargs")
+            .await
+            .trim(),
+        "rigtest rigtestg"
+    );
+    let r = lab
+        .run(
+            &user,
+            json!({"name": "rigtest", "groups": ["sudo"], "append": true}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(
+        lab.sh("id -nG rigtest | tr ' ' '\\n' | sort | xargs")
+            .await
+            .trim(),
+        "rigtest rigtestg sudo"
+    );
+    let r = lab
+        .run(
+            &user,
+            json!({"name": "rigtest", "groups": ["sudo"], "append": true}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(!r.changed);
+    // a missing group: Ansible's message
+    let e = failure(
+        lab.run(
+            &user,
+            json!({"name": "rigtest", "group": "no-such-group"}),
+            false,
+            false,
+        )
+        .await,
+    );
+    assert_eq!(e, "Group no-such-group does not exist");
+    // absent + remove
+    let r = lab
+        .run(
+            &user,
+            json!({"name": "rigtest", "state": "absent", "remove": true}),
+            true,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_ne!(lab.sh("getent passwd rigtest").await, "");
+    let r = lab
+        .run(
+            &user,
+            json!({"name": "rigtest", "state": "absent", "remove": true}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(
+        lab.sh("getent passwd rigtest; ls -d /home/rigtest 2>/dev/null")
+            .await,
+        ""
+    );
+    let r = lab
+        .run(
+            &user,
+            json!({"name": "rigtest", "state": "absent"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(!r.changed);
+    let r = lab
+        .run(
+            &group,
+            json!({"name": "rigtestg", "state": "absent"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    let r = lab
+        .run(
+            &group,
+            json!({"name": "rigtestg", "state": "absent"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(!r.changed);
+}
