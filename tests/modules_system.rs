@@ -469,3 +469,108 @@ async fn user_and_group() {
         .unwrap();
     assert!(!r.changed);
 }
+
+#[tokio::test]
+async fn get_url_downloads_verifies_and_keeps_dest_on_mismatch() {
+    let Some(lab) = lab("get_url", 1) else { return };
+    let Some((dir, base)) = common_system::http_fixture("get_url") else {
+        return;
+    };
+    let hex = common_system::write_fixtures(&dir);
+    let url = format!("{base}/rigtest/payload.tar.gz");
+    let gu = module("get_url");
+    lab.sh("rm -rf /tmp/rig-gu; mkdir -p /tmp/rig-gu/dir").await;
+    let dest = "/tmp/rig-gu/payload.tar.gz";
+    let a = json!({"url": url, "dest": dest, "checksum": format!("sha256:{hex}"), "mode": "0640"});
+    // check mode: a HEAD request, nothing written
+    let r = lab.run(&gu, a.clone(), true, false).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(lab.sh("ls -A /tmp/rig-gu").await.trim(), "dir");
+    // first run downloads, verifies, sets the mode
+    let r = lab.run(&gu, a.clone(), false, false).await.unwrap();
+    assert!(r.changed, "{r:?}");
+    assert_eq!(field(&r, "status_code"), "200");
+    assert!(field(&r, "msg").starts_with("OK ("), "{r:?}");
+    assert_eq!(field(&r, "mode"), "0640");
+    let stamp = || async {
+        lab.sh(&format!(
+            "sha256sum < {dest} | cut -c1-64; stat -c '%a %Y' {dest}"
+        ))
+        .await
+    };
+    let before = stamp().await;
+    assert!(before.starts_with(&hex), "{before}");
+    assert!(before.contains("\n640 "), "{before}");
+    // second run: the digest matches, nothing downloaded
+    let r = lab.run(&gu, a.clone(), false, false).await.unwrap();
+    assert!(!r.changed);
+    assert_eq!(field(&r, "msg"), "file already exists");
+    // ALGO:URL with a one-token file and with a GNU file using '*./' prefixes
+    for ck in ["payload.tar.gz.sha256", "SHA256SUMS"] {
+        let r = lab
+            .run(&gu, json!({"url": url, "dest": dest, "checksum": format!("sha256:{base}/rigtest/{ck}")}), false, false)
+            .await
+            .unwrap();
+        assert!(!r.changed, "{ck}");
+        assert_eq!(field(&r, "msg"), "file already exists");
+    }
+    // without checksum: If-Modified-Since, 304, not changed
+    let r = lab
+        .run(&gu, json!({"url": url, "dest": dest}), false, false)
+        .await
+        .unwrap();
+    assert!(!r.changed, "{r:?}");
+    assert_eq!(stamp().await, before);
+    // a wrong checksum: fails naming both digests, dest untouched, no temp file left
+    let wrong = "0".repeat(64);
+    let e = failure(
+        lab.run(
+            &gu,
+            json!({"url": url, "dest": dest, "checksum": format!("sha256:{wrong}")}),
+            false,
+            false,
+        )
+        .await,
+    );
+    assert!(
+        e.contains(&format!("did not match {wrong}; it was {hex}.")),
+        "{e}"
+    );
+    assert_eq!(stamp().await, before);
+    assert_eq!(
+        lab.sh("ls -A /tmp/rig-gu | xargs").await.trim(),
+        "dir payload.tar.gz"
+    );
+    // a bad checksum spec and a missing checksum entry
+    let e = failure(
+        lab.run(
+            &gu,
+            json!({"url": url, "dest": dest, "checksum": "nocolon"}),
+            false,
+            false,
+        )
+        .await,
+    );
+    assert_eq!(
+        e,
+        "The checksum parameter has to be in format <algorithm>:<checksum>"
+    );
+    // dest is a directory: the URL's file name, always fetched, replaced only if different
+    let a = json!({"url": url, "dest": "/tmp/rig-gu/dir"});
+    let r = lab.run(&gu, a.clone(), false, false).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(field(&r, "dest"), "/tmp/rig-gu/dir/payload.tar.gz");
+    let r = lab.run(&gu, a.clone(), false, false).await.unwrap();
+    assert!(!r.changed);
+    // a 404
+    let e = failure(
+        lab.run(
+            &gu,
+            json!({"url": format!("{base}/rigtest/nope"), "dest": "/tmp/rig-gu/x"}),
+            false,
+            false,
+        )
+        .await,
+    );
+    assert_eq!(e, "Request failed");
+}

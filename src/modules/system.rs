@@ -318,3 +318,115 @@ mod tests {
         assert_eq!(r.mode("s").unwrap().unwrap(), "0755");
     }
 }
+
+/// File attributes asked by a task (`owner`, `group`, `mode`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FileAttrs {
+    pub owner: Option<String>,
+    pub group: Option<String>,
+    pub mode: Option<String>,
+}
+
+impl FileAttrs {
+    pub fn read(a: &ArgReader<'_>) -> Result<Self, ModuleError> {
+        Ok(FileAttrs {
+            owner: a.str("owner")?,
+            group: a.str("group")?,
+            mode: a.mode("mode")?,
+        })
+    }
+
+    /// Shell that brings the file named by `$var` to these attributes (or, in check mode,
+    /// only decides) and prints `@@ATTRS_CHANGED` when something differs. A temporary file
+    /// next to it resolves symbolic modes without touching the file in check mode.
+    pub fn script(&self, var: &str, check: bool) -> String {
+        if self.owner.is_none() && self.group.is_none() && self.mode.is_none() {
+            return String::new();
+        }
+        let mut s = format!("before=$(stat -c '%u:%g:%a' \"${var}\")\n");
+        if check {
+            let mut want = String::from(
+                "want_u=$(stat -c %u \"$VAR\"); want_g=$(stat -c %g \"$VAR\"); want_m=$(stat -c %a \"$VAR\")\n",
+            );
+            if let Some(o) = &self.owner {
+                want.push_str(&format!(
+                    "want_u=$(id -u {} 2>/dev/null || echo {})\n",
+                    q(o),
+                    q(o)
+                ));
+            }
+            if let Some(g) = &self.group {
+                want.push_str(&format!(
+                    "want_g=$(getent group {} | cut -d: -f3); [ -n \"$want_g\" ] || want_g={}\n",
+                    q(g),
+                    q(g)
+                ));
+            }
+            if let Some(m) = &self.mode {
+                want.push_str(&format!(
+                    "t=$(mktemp) && chmod \"$(stat -c %a \"$VAR\")\" \"$t\" && chmod {} \"$t\" && want_m=$(stat -c %a \"$t\"); rm -f \"$t\"\n",
+                    q(m)
+                ));
+            }
+            s.push_str(&want.replace("$VAR", &format!("${var}")));
+            s.push_str("[ \"$before\" = \"$want_u:$want_g:$want_m\" ] || echo @@ATTRS_CHANGED\n");
+        } else {
+            if self.owner.is_some() || self.group.is_some() {
+                let spec = format!(
+                    "{}{}",
+                    self.owner.as_deref().unwrap_or(""),
+                    self.group
+                        .as_ref()
+                        .map(|g| format!(":{g}"))
+                        .unwrap_or_default()
+                );
+                s.push_str(&format!(
+                    "chown {} \"${var}\" || {{ echo 'chown failed' >&2; exit 95; }}\n",
+                    q(&spec)
+                ));
+            }
+            if let Some(m) = &self.mode {
+                s.push_str(&format!(
+                    "chmod {} \"${var}\" || {{ echo 'chmod failed' >&2; exit 95; }}\n",
+                    q(m)
+                ));
+            }
+            s.push_str(&format!(
+                "[ \"$before\" = \"$(stat -c '%u:%g:%a' \"${var}\")\" ] || echo @@ATTRS_CHANGED\n"
+            ));
+        }
+        s
+    }
+}
+
+/// Shell printing Ansible's path info for `$var` (`@@STAT\tuid\tgid\towner\tgroup\tmode\tsize\ttype`).
+pub fn stat_script(var: &str) -> String {
+    format!(
+        "[ -e \"${var}\" ] && printf '@@STAT\\t%s\\n' \"$(stat -c '%u\t%g\t%U\t%G\t%a\t%s\t%F' \"${var}\")\"\n"
+    )
+}
+
+/// Adds `uid gid owner group mode state size` from a `@@STAT` line, as Ansible's
+/// `add_path_info`.
+pub fn add_path_info(data: &mut IndexMap<String, Value>, out: &str) {
+    let Some(line) = out.lines().find_map(|l| l.strip_prefix("@@STAT\t")) else {
+        return;
+    };
+    let f: Vec<&str> = line.split('\t').collect();
+    if f.len() < 7 {
+        return;
+    }
+    let num = |s: &str| Value::from(s.parse::<i64>().unwrap_or(0));
+    data.insert("uid".into(), num(f[0]));
+    data.insert("gid".into(), num(f[1]));
+    data.insert("owner".into(), Value::from(f[2]));
+    data.insert("group".into(), Value::from(f[3]));
+    data.insert("mode".into(), Value::from(format!("{:0>4}", f[4])));
+    let state = match f[6] {
+        "directory" => "directory",
+        "symbolic link" => "link",
+        _ => "file",
+    };
+    data.insert("state".into(), Value::from(state));
+    data.insert("size".into(), num(f[5]));
+}

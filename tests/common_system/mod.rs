@@ -115,3 +115,64 @@ pub fn failure(r: Result<ModuleResult, ModuleError>) -> String {
         Err(e) => e.to_string(),
     }
 }
+
+/// A directory the lab's http server serves (controller side) and its URL as the hosts see
+/// it: `RIG_LAB_REPO_DIR` and `RIG_LAB_REPO_URL`.
+pub fn http_fixture(test: &str) -> Option<(PathBuf, String)> {
+    match (
+        std::env::var("RIG_LAB_REPO_DIR"),
+        std::env::var("RIG_LAB_REPO_URL"),
+    ) {
+        (Ok(d), Ok(u)) => Some((PathBuf::from(d), u.trim_end_matches('/').to_string())),
+        _ => {
+            eprintln!("skipping {test}: RIG_LAB_REPO_DIR / RIG_LAB_REPO_URL are not set");
+            None
+        }
+    }
+}
+
+/// Writes the download fixtures under `dir/rigtest/`: a tarball (`payload.tar.gz`: `top/a.txt`,
+/// `top/sub/b.txt`), a corrupt one, and checksum files in the formats get_url reads.
+/// Returns the tarball's sha256.
+pub fn write_fixtures(dir: &Path) -> String {
+    use sha2::Digest;
+    let d = dir.join("rigtest");
+    let src = d.join("src");
+    std::fs::create_dir_all(src.join("top/sub")).unwrap();
+    std::fs::write(src.join("top/a.txt"), "alpha\n").unwrap();
+    std::fs::write(src.join("top/sub/b.txt"), "beta\n").unwrap();
+    let st = std::process::Command::new("tar")
+        .args([
+            "--mtime=2024-01-01 00:00:00",
+            "--owner=0",
+            "--group=0",
+            "--sort=name",
+            "-czf",
+        ])
+        .arg(d.join("payload.tar.gz"))
+        .arg("-C")
+        .arg(&src)
+        .arg("top")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let bytes = std::fs::read(d.join("payload.tar.gz")).unwrap();
+    let hex: String = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    std::fs::write(d.join("payload.tar.gz.sha256"), format!("{hex}\n")).unwrap();
+    std::fs::write(
+        d.join("SHA256SUMS"),
+        format!(
+            "{}  other.tar.gz\n{hex} *./payload.tar.gz\n",
+            "0".repeat(64)
+        ),
+    )
+    .unwrap();
+    let mut corrupt = bytes.clone();
+    corrupt.truncate(bytes.len() / 2);
+    corrupt.extend_from_slice(b"garbage");
+    std::fs::write(d.join("corrupt.tar.gz"), corrupt).unwrap();
+    hex
+}
