@@ -574,3 +574,120 @@ async fn get_url_downloads_verifies_and_keeps_dest_on_mismatch() {
     );
     assert_eq!(e, "Request failed");
 }
+
+#[tokio::test]
+async fn unarchive_extracts_once_and_refuses_corrupt_archives() {
+    let Some(mut lab) = lab("unarchive", 0) else {
+        return;
+    };
+    let Some((dir, base)) = common_system::http_fixture("unarchive") else {
+        return;
+    };
+    common_system::write_fixtures(&dir);
+    lab.files = common_system::DirFiles(dir.join("rigtest"));
+    let ua = module("unarchive");
+    lab.sh("rm -rf /tmp/rig-ua /tmp/rig-ua2; mkdir -p /tmp/rig-ua /tmp/rig-ua2")
+        .await;
+    let a = json!({"src": "payload.tar.gz", "dest": "/tmp/rig-ua", "list_files": true});
+    // check mode: Ansible's tar handlers skip
+    let r = lab.run(&ua, a.clone(), true, false).await.unwrap();
+    assert!(r.skipped);
+    assert_eq!(lab.sh("ls -A /tmp/rig-ua").await, "");
+    // first run extracts
+    let r = lab.run(&ua, a.clone(), false, false).await.unwrap();
+    assert!(r.changed, "{r:?}");
+    assert_eq!(field(&r, "handler"), "TgzArchive");
+    assert!(field(&r, "files").contains("top/sub/b.txt"), "{r:?}");
+    let snap = || async {
+        lab.sh("cd /tmp/rig-ua && find . -printf '%p %s %T@ %m\\n' | sort; cat top/a.txt")
+            .await
+    };
+    let s1 = snap().await;
+    assert!(s1.contains("./top/sub/b.txt 5 1704067200"), "{s1}");
+    assert!(s1.ends_with("alpha\n"));
+    // second run: tar --diff finds nothing, nothing touched
+    let r = lab.run(&ua, a.clone(), false, false).await.unwrap();
+    assert!(!r.changed, "{r:?}");
+    assert_eq!(snap().await, s1);
+    // a changed member is restored
+    lab.sh("echo changed > /tmp/rig-ua/top/a.txt").await;
+    let r = lab.run(&ua, a.clone(), false, false).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(lab.sh("cat /tmp/rig-ua/top/a.txt").await, "alpha\n");
+    // mode on every member and the top folder
+    let r = lab
+        .run(
+            &ua,
+            json!({"src": "payload.tar.gz", "dest": "/tmp/rig-ua", "mode": "u+rwX,go-rwx"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(
+        lab.sh("stat -c %a /tmp/rig-ua/top /tmp/rig-ua/top/a.txt | xargs")
+            .await
+            .trim(),
+        "700 600"
+    );
+    let r = lab
+        .run(
+            &ua,
+            json!({"src": "payload.tar.gz", "dest": "/tmp/rig-ua", "mode": "u+rwX,go-rwx"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(!r.changed, "{r:?}");
+    // remote_src, creates, exclude
+    lab.sh(&format!(
+        "curl -fsS -o /tmp/rig-ua-src.tgz {base}/rigtest/payload.tar.gz"
+    ))
+    .await;
+    let a = json!({"src": "/tmp/rig-ua-src.tgz", "dest": "/tmp/rig-ua2", "remote_src": true, "exclude": ["top/sub/*"]});
+    let r = lab.run(&ua, a.clone(), false, false).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(
+        lab.sh("cd /tmp/rig-ua2 && find . -type f | sort | xargs")
+            .await
+            .trim(),
+        "./top/a.txt"
+    );
+    let r = lab.run(&ua, a.clone(), false, false).await.unwrap();
+    assert!(!r.changed, "{r:?}");
+    let r = lab.run(&ua, json!({"src": "/tmp/nope.tgz", "dest": "/tmp/rig-ua2", "remote_src": true, "creates": "/tmp/rig-ua2/top"}), false, false).await.unwrap();
+    assert!(r.skipped);
+    // failures: corrupt archive (dest untouched), missing dest
+    lab.sh("rm -rf /tmp/rig-ua3; mkdir /tmp/rig-ua3").await;
+    let e = failure(
+        lab.run(
+            &ua,
+            json!({"src": "corrupt.tar.gz", "dest": "/tmp/rig-ua3"}),
+            false,
+            false,
+        )
+        .await,
+    );
+    assert!(
+        e.starts_with("Failed to find handler for \"/tmp/.rig-unarchive."),
+        "{e}"
+    );
+    assert!(e.contains("could not handle archive"), "{e}");
+    assert_eq!(
+        lab.sh("ls -A /tmp/rig-ua3; ls -d /tmp/.rig-unarchive.* 2>/dev/null")
+            .await,
+        ""
+    );
+    let e = failure(
+        lab.run(
+            &ua,
+            json!({"src": "payload.tar.gz", "dest": "/tmp/rig-nodir"}),
+            false,
+            false,
+        )
+        .await,
+    );
+    assert_eq!(e, "dest '/tmp/rig-nodir' must be an existing dir");
+}
