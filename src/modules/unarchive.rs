@@ -348,9 +348,9 @@ impl Module for Unarchive {
                 })
                 .collect();
             reasons.dedup();
-            reasons.push(format!(
-                "Unable to find required 'unzip' or 'zipinfo' binary in the path."
-            ));
+            reasons.push(
+                "Unable to find required 'unzip' or 'zipinfo' binary in the path.".to_string(),
+            );
             return Err(fail(format!(
                 "Failed to find handler for \"{remote}\". Make sure the required command to extract the file is installed.\n{}",
                 reasons.join("\n")
