@@ -691,3 +691,57 @@ async fn unarchive_extracts_once_and_refuses_corrupt_archives() {
     );
     assert_eq!(e, "dest '/tmp/rig-nodir' must be an existing dir");
 }
+
+#[tokio::test]
+async fn apt_repository_adds_file_updates_cache_and_reverts_on_failure() {
+    let Some(lab) = lab("apt_repository", 1) else {
+        return;
+    };
+    let ar = module("apt_repository");
+    lab.sh("rm -f /etc/apt/sources.list.d/labgw_8082.list /etc/apt/sources.list.d/rig-bad.list")
+        .await;
+    let Ok(url) = std::env::var("RIG_LAB_REPO_URL") else {
+        eprintln!("skipping apt_repository: RIG_LAB_REPO_URL is not set");
+        return;
+    };
+    let repo = format!("deb [trusted=yes] {url}/ ./");
+    let file = "/etc/apt/sources.list.d/labgw_8082.list";
+    let a = json!({"repo": repo});
+    let r = lab.run(&ar, a.clone(), true, true).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(r.diffs.len(), 1);
+    assert_eq!(r.diffs[0].before_header, "/dev/null");
+    assert_eq!(r.diffs[0].after_header, file);
+    assert_eq!(r.diffs[0].after, format!("{repo}\n"));
+    assert_eq!(lab.sh(&format!("ls {file} 2>/dev/null")).await, "");
+    let r = lab.run(&ar, a.clone(), false, false).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(field(&r, "sources_added"), format!("['{file}']"));
+    assert_eq!(
+        lab.sh(&format!("stat -c %a {file}; cat {file}")).await,
+        format!("644\n{repo}\n")
+    );
+    let mtime = lab.sh(&format!("stat -c %Y {file}")).await;
+    let r = lab.run(&ar, a.clone(), false, false).await.unwrap();
+    assert!(!r.changed);
+    assert_eq!(lab.sh(&format!("stat -c %Y {file}")).await, mtime);
+    // absent removes the emptied file
+    let a = json!({"repo": repo, "state": "absent", "update_cache": false});
+    let r = lab.run(&ar, a.clone(), false, true).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(r.diffs[0].after_header, "/dev/null");
+    assert_eq!(lab.sh(&format!("ls {file} 2>/dev/null")).await, "");
+    let r = lab.run(&ar, a, false, false).await.unwrap();
+    assert!(!r.changed);
+    // an unreachable repository: the update fails and the file goes away again
+    let bad = json!({"repo": "deb [trusted=yes] http://127.0.0.1:9/ ./", "filename": "rig-bad", "update_cache_retries": 1});
+    let e = failure(lab.run(&ar, bad, false, false).await);
+    assert!(
+        e.starts_with("Failed to update apt cache after 1 retries"),
+        "{e}"
+    );
+    assert_eq!(
+        lab.sh("ls /etc/apt/sources.list.d/").await.trim(),
+        "lab2.list"
+    );
+}
