@@ -46,9 +46,7 @@ pub fn canonicalize(name: &str) -> String {
         if matches!(c, '-' | '_' | '.') {
             sep = true;
         } else {
-            if sep && !out.is_empty() {
-                out.push('-');
-            } else if sep {
+            if sep {
                 out.push('-');
             }
             sep = false;
@@ -426,7 +424,7 @@ impl Module for Pip {
         let get = |k: &str| sec.get(k).cloned().unwrap_or_default();
         match out.rc {
             0 => {}
-            90 | 91 | 92 => return Err(fail(se.trim().to_string())),
+            90..=92 => return Err(fail(se.trim().to_string())),
             93 => {
                 let mut msg = String::new();
                 let (o, e) = (get("venv.out"), get("venv.err"));
