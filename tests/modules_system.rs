@@ -299,16 +299,16 @@ async fn user_and_group() {
         .await;
     let group = module("group");
     let user = module("user");
-    let a = json!({"name": "rigtestg", "gid": 2345});
+    let a = json!({"name": "rigtestg", "gid": 23451});
     let r = lab.run(&group, a.clone(), true, false).await.unwrap();
     assert!(r.changed);
     assert_eq!(lab.sh("getent group rigtestg").await, "");
     let r = lab.run(&group, a.clone(), false, false).await.unwrap();
     assert!(r.changed);
-    assert_eq!(field(&r, "gid"), "2345");
+    assert_eq!(field(&r, "gid"), "23451");
     assert_eq!(
         lab.sh("getent group rigtestg").await.trim(),
-        "rigtestg:x:2345:"
+        "rigtestg:x:23451:"
     );
     let r = lab.run(&group, a.clone(), false, false).await.unwrap();
     assert!(!r.changed);
@@ -573,6 +573,12 @@ async fn get_url_downloads_verifies_and_keeps_dest_on_mismatch() {
         .await,
     );
     assert_eq!(e, "Request failed");
+    let r = lab
+        .run(&gu, json!({"url": url, "dest": dest}), false, false)
+        .await
+        .unwrap();
+    assert_eq!(field(&r, "msg"), "HTTP Error 304: Not Modified");
+    assert_eq!(field(&r, "mode"), "0640");
 }
 
 #[tokio::test]
