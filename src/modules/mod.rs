@@ -89,3 +89,15 @@ pub trait Module: Send + Sync {
     fn supports_check_mode(&self) -> bool;
     async fn run(&self, args: &Args, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError>;
 }
+
+// System modules (packages, services, users, downloads, archives).
+pub mod apt;
+pub mod apt_repository;
+pub mod get_url;
+pub mod group;
+pub mod pip;
+pub mod service;
+pub mod system;
+pub mod systemd;
+pub mod unarchive;
+pub mod user;
