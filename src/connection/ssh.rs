@@ -14,15 +14,29 @@
 //!
 //! # Remote shell protocol
 //! The shell is `/bin/sh -c LOOP` on one exec channel (`sudo -u USER /bin/sh -c LOOP` for
-//! become). For each command the controller writes
-//! `"<script length> <stdin length>\n" script stdin`; the loop reads the lengths with `read`
-//! (byte-wise, never past the line) and the payloads with `head -c` (which never reads past its
-//! count), runs the script with `sh` (stdout and stderr to private temp files, stdin from the
-//! framed bytes, drained afterwards whatever the script read) and answers
-//! `"RIG <rc> <stdout length> <stderr length>\n" stdout stderr`. Binary data and any size work;
-//! a script that `exit`s only ends its own `sh`. If the loop itself dies (a script killed it), the
-//! controller sees end of file, reports the command as failed and starts a new shell next time.
-//! Only POSIX sh and coreutils (`head`, `stat`, `cat`, `mktemp`) are used on the target.
+//! become), started once and reused by every command, so a command costs one round trip and no
+//! new channel. For each command the controller writes one frame:
+//! `"L <lines> <stdin length>\n" script stdin` for scripts up to 8 KiB (the loop reads them with
+//! the `read` builtin: no process started), or `"B <bytes> <stdin length>\n" script stdin` for
+//! bigger ones (read with `head -c`, which never reads past its count). The loop runs the script
+//! in a subshell with `eval` (its own `exit`, `cd`, `umask`, `set -e` stay in the subshell; the
+//! loop's variables are unset first), stdout and stderr go to private temp files, stdin comes
+//! from exactly the framed bytes (`head -c N |`, and whatever the script leaves unread is
+//! drained). The answer is `"RIG <rc> <stdout length> <stderr length>\n" stdout stderr`, so binary
+//! data and any size work. A command with no output starts no process besides its subshell;
+//! one with output costs a `stat` and a `cat`.
+//! If the loop dies (a script killed it), the controller sees end of file, reports the command
+//! as failed ([`ConnectionError::Other`]) and starts a new shell for the next one; if the master
+//! died, the command is [`ConnectionError::Unreachable`] with ssh's reason and the next command
+//! reconnects. Each loop keeps its files in `$TMPDIR/.rig.<pid>.XXXXXX` (removed on exit; a new
+//! loop removes those of dead loops). Only POSIX sh and coreutils (`head`, `stat`, `cat`,
+//! `mktemp`) are used on the target; no Python.
+//!
+//! # put
+//! One frame whose stdin is the file: the loop's script `cat`s it into `mktemp` next to the
+//! destination, checks the size that arrived, then `chmod`s and `mv`s it over the destination.
+//! A transfer cut short (connection lost) fails the size check and the temp file is removed; the
+//! destination is never partial.
 
 use super::local::shell_quote;
 use super::{Become, Command, Connection, ConnectionError, Output};

@@ -12,6 +12,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 
 /// One running lab host.
 #[derive(Clone, Debug)]
@@ -108,8 +109,14 @@ impl Drop for LabGuard {
     }
 }
 
+/// Serialises teardown: the signal handler and the main thread may both call [`down`].
+static DOWN: Mutex<()> = Mutex::new(());
+/// The lab script running now (up.sh, ...), so a signal can stop it before tearing down.
+static RUNNING: Mutex<Option<u32>> = Mutex::new(None);
+
 /// Stops every lab host and removes the per-host state (the base stays).
 pub fn down() {
+    let _g = DOWN.lock().unwrap_or_else(|e| e.into_inner());
     if let Err(e) = run_script("down.sh", &[]) {
         eprintln!("lab: down.sh failed: {e}");
     }
@@ -130,6 +137,14 @@ pub fn teardown_on_signals(rt: &tokio::runtime::Runtime) {
             _ = term.recv() => {},
         }
         eprintln!("lab: signal received, tearing the lab down");
+        let running = *RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(pid) = running {
+            // A lab script we started (up.sh) is still running: stop it first, by its PID.
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
         down();
         std::process::exit(130);
     });
@@ -157,12 +172,20 @@ fn base_dir() -> PathBuf {
 
 fn run_script(name: &str, args: &[&str]) -> Result<(), String> {
     let path = lab_dir().join(name);
-    let status = Command::new("bash")
+    let mut child = Command::new("bash")
         .arg(&path)
         .args(args)
         .stdin(std::process::Stdio::null())
-        .status()
+        .spawn()
         .map_err(|e| format!("cannot run {}: {e}", path.display()))?;
+    if name != "down.sh" {
+        *RUNNING.lock().unwrap_or_else(|e| e.into_inner()) = Some(child.id());
+    }
+    let status = child.wait();
+    if name != "down.sh" {
+        *RUNNING.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+    let status = status.map_err(|e| format!("waiting for {}: {e}", path.display()))?;
     if status.success() {
         Ok(())
     } else {
