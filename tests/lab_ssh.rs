@@ -37,6 +37,7 @@ fn main() -> std::process::ExitCode {
         put_50mb_arrives_intact,
         become_root_and_other_user,
         become_with_password,
+        become_with_su,
         max_sessions_respected,
         ssh_common_args_and_config_alias,
         latency_persistent_shell_vs_exec,
@@ -871,4 +872,52 @@ async fn changed_host_key_is_refused(lab: Arc<Lab>) {
     // The original key is back: strict checking accepts the host again.
     let c = connect(&lab, "h4").await;
     c.close().await.expect("close");
+}
+
+async fn become_with_su(lab: Arc<Lab>) {
+    root_sh(
+        &lab,
+        "h1",
+        "id erin >/dev/null 2>&1 || useradd -m -s /bin/sh erin
+         id frank >/dev/null 2>&1 || useradd -m -s /bin/sh frank
+         echo 'frank:Fr4nk pw' | chpasswd
+         install -d -m700 -o erin -g erin ~erin/.ssh
+         install -m600 -o erin -g erin /root/.ssh/authorized_keys ~erin/.ssh/authorized_keys",
+    )
+    .await;
+    let su = |user: &str| Become {
+        method: "su".into(),
+        user: user.into(),
+        flags: String::new(),
+    };
+    // root needs no password to su.
+    let c = connect(&lab, "h1").await;
+    let mut cmd = Command::new("id -un; cat");
+    cmd.become_ = Some(su("frank"));
+    cmd.stdin = b"in".to_vec();
+    let out = c.run(&cmd).await.expect("su as root");
+    assert_eq!(out.stdout_str(), "frank\nin");
+    c.close().await.expect("close");
+    let mut t = target(&lab, "h1");
+    t.user = Some("erin".into());
+    cmd.stdin.clear();
+    // erin needs frank's password.
+    for (pw, want) in [
+        (None, Err("Missing su password")),
+        (Some("nope"), Err("Incorrect su password")),
+        (Some("Fr4nk pw"), Ok("frank\n")),
+    ] {
+        t.become_password = pw.map(str::to_string);
+        let c = SshConnection::connect(t.clone())
+            .await
+            .expect("connect as erin");
+        match (c.run(&cmd).await, want) {
+            (Ok(out), Ok(w)) => assert_eq!(out.stdout_str(), w),
+            (Err(ConnectionError::Become { message }), Err(w)) => {
+                assert!(message.contains(w), "{message}")
+            }
+            (got, w) => panic!("password {pw:?}: got {got:?}, want {w:?}"),
+        }
+        c.close().await.ok();
+    }
 }

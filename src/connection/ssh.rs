@@ -514,7 +514,7 @@ impl SshConnection {
         }
     }
 
-    /// The remote command that starts a loop for `key`, and the sudo prompt to answer, if any.
+    /// The remote command that starts a loop for `key`, and the password prompt to answer, if any.
     fn shell_command(&self, key: &ShellKey) -> Result<(String, Option<String>), ConnectionError> {
         let sh = format!("/bin/sh -c {}", shell_quote(LOOP));
         let Some(b) = &key.0 else {
@@ -557,6 +557,22 @@ impl SshConnection {
                     ),
                     prompt,
                 ))
+            }
+            "su" => {
+                // util-linux su reads the password from stdin when it has no terminal (prompt
+                // "Password: " on stderr) and reads no further than the newline.
+                let user = if b.user.is_empty() { "root" } else { &b.user };
+                let flags: Vec<String> = shell_split(&b.flags)
+                    .map_err(|e| other(format!("become_flags: {e}")))?
+                    .iter()
+                    .map(|f| shell_quote(f))
+                    .collect();
+                let mut words = vec!["exec".to_string(), "su".to_string()];
+                words.extend(flags);
+                words.push(shell_quote(user));
+                words.push("-c".into());
+                words.push(shell_quote(&format!("exec {sh}")));
+                Ok((words.join(" "), Some("assword".to_string())))
             }
             m => Err(ConnectionError::Become {
                 message: format!("become method {m:?} is not supported by the ssh connection"),
@@ -646,7 +662,7 @@ impl SshConnection {
         }
     }
 
-    /// Waits for `RIG-READY`, answering sudo's password prompt once.
+    /// Waits for `RIG-READY`, answering the become password prompt once.
     async fn handshake(
         &self,
         shell: &mut RemoteShell,
@@ -654,6 +670,18 @@ impl SshConnection {
         err_seen: Arc<Notify>,
     ) -> Result<(), ConnectionError> {
         let become_ = shell.key.0.is_some();
+        let method = shell
+            .key
+            .0
+            .as_ref()
+            .map(|b| {
+                if b.method.is_empty() {
+                    "sudo".to_string()
+                } else {
+                    b.method.clone()
+                }
+            })
+            .unwrap_or_default();
         let mut answered = false;
         let mut line = Vec::new();
         loop {
@@ -672,6 +700,8 @@ impl SshConnection {
                     if become_ {
                         let message = if text.contains("a password is required") {
                             format!("Missing sudo password ({})", text.trim())
+                        } else if text.contains("Authentication failure") {
+                            format!("Incorrect {method} password")
                         } else {
                             text.trim().to_string()
                         };
@@ -686,14 +716,24 @@ impl SshConnection {
                     let Some(p) = &prompt else { continue };
                     let text = shell.stderr_text();
                     let count = text.matches(p.as_str()).count();
-                    if count >= 2 || (count == 1 && text.contains("Sorry, try again")) {
+                    if count >= 2
+                        || (count == 1
+                            && (text.contains("Sorry, try again")
+                                || text.contains("Authentication failure")))
+                    {
                         return Err(ConnectionError::Become {
-                            message: "Incorrect sudo password".into(),
+                            message: format!("Incorrect {method} password"),
+                        });
+                    }
+                    if count == 1 && self.target.become_password.is_none() {
+                        return Err(ConnectionError::Become {
+                            message: format!("Missing {method} password"),
                         });
                     }
                     if count == 1 && !answered {
                         answered = true;
                         let pw = self.target.become_password.clone().unwrap_or_default();
+                        // Fed on the channel's stdin: never on a command line or in a log.
                         let mut data = pw.into_bytes();
                         data.push(b'\n');
                         shell.stdin.write_all(&data).await
