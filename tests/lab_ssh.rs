@@ -43,6 +43,7 @@ fn main() -> std::process::ExitCode {
         latency_persistent_shell_vs_exec,
         killed_put_leaves_no_partial_file,
         clean_close_leaves_nothing,
+        connect_retries_on_transient_errors,
         unreachable_host_while_others_finish,
         host_down_mid_session_is_unreachable,
         changed_host_key_is_refused,
@@ -920,4 +921,35 @@ async fn become_with_su(lab: Arc<Lab>) {
         }
         c.close().await.ok();
     }
+}
+
+async fn connect_retries_on_transient_errors(lab: Arc<Lab>) {
+    // sshd on h4 goes away for ~2 s (existing sessions survive a stop of ssh.service).
+    root_sh(
+        &lab,
+        "h4",
+        "systemctl stop ssh && (sleep 2; systemctl start ssh) >/dev/null 2>&1 &",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut t = target(&lab, "h4");
+    match SshConnection::connect(t.clone()).await {
+        Err(ConnectionError::Unreachable { message }) => {
+            assert!(message.contains("Connection refused"), "{message}")
+        }
+        Err(e) => panic!("wrong error {e}"),
+        Ok(_) => panic!("sshd is stopped, connect must fail without retries"),
+    }
+    // Retries 0 s, 1 s, 3 s later (Ansible's 2^n - 1 backoff): the third one gets in.
+    t.connect_retries = 3;
+    let t0 = Instant::now();
+    let c = SshConnection::connect(t)
+        .await
+        .expect("connect with retries");
+    println!(
+        "    connected after {:.1} s of retries",
+        t0.elapsed().as_secs_f64()
+    );
+    assert_eq!(run(&c, "hostname").await.stdout_str(), "h4\n");
+    c.close().await.expect("close");
 }

@@ -427,6 +427,9 @@ impl SshConnection {
     async fn launch_master_once(&self) -> Result<Master, (String, bool)> {
         let n = DIR_COUNTER.fetch_add(1, Ordering::Relaxed);
         let base = std::env::temp_dir();
+        if n == 0 {
+            remove_stale_control_dirs(&base);
+        }
         let dir = base.join(format!("rig-ssh-{}-{n}", std::process::id()));
         let mk = {
             use std::os::unix::fs::DirBuilderExt;
@@ -506,7 +509,12 @@ impl SshConnection {
                 let log = master.log();
                 let log = log.trim();
                 Some(if log.is_empty() {
-                    format!("Failed to connect to the host via ssh: {e}")
+                    // What ssh itself says when the master goes away under a mux client.
+                    let _ = e;
+                    format!(
+                        "Failed to connect to the host via ssh: Shared connection to {} closed.",
+                        self.target.host
+                    )
                 } else {
                     format!("Failed to connect to the host via ssh: {log}")
                 })
@@ -954,6 +962,34 @@ impl RemoteShell {
         let _ = self.stdin.shutdown().await;
         drop(self.stdin);
         let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+    }
+}
+
+/// Removes control directories left by rig processes that no longer exist (killed before they
+/// could clean up; their masters exit by themselves through `ControlPersist`).
+fn remove_stale_control_dirs(base: &Path) {
+    let Ok(rd) = std::fs::read_dir(base) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("rig-ssh-")) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        let mine = {
+            use std::os::unix::fs::MetadataExt;
+            e.metadata()
+                .map(|m| {
+                    m.is_dir() && std::fs::metadata("/proc/self").is_ok_and(|s| s.uid() == m.uid())
+                })
+                .unwrap_or(false)
+        };
+        if mine && pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
     }
 }
 
