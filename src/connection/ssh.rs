@@ -880,81 +880,7 @@ impl RemoteShell {
     }
 
     async fn exchange(&mut self, script: &[u8], stdin: &[u8]) -> std::io::Result<Output> {
-        // Small scripts travel as lines the loop reads with `read` (no process started); others
-        // as bytes read with `head -c`. A script never contains NUL (sh cannot run one).
-        let header = if script.len() <= 8192 && !script.contains(&0) {
-            let lines = script.iter().filter(|&&b| b == b'\n').count();
-            if script.last().is_some_and(|&b| b != b'\n') {
-                format!("L {} {}\n", lines + 1, stdin.len())
-            } else {
-                format!("L {lines} {}\n", stdin.len())
-            }
-        } else {
-            format!("B {} {}\n", script.len(), stdin.len())
-        };
-        let newline: &[u8] =
-            if header.starts_with('L') && script.last().is_some_and(|&b| b != b'\n') {
-                b"\n"
-            } else {
-                b""
-            };
-        // Small frames go in one write; big stdin is streamed.
-        if script.len() + stdin.len() < 256 * 1024 {
-            let mut frame = Vec::with_capacity(header.len() + script.len() + 1 + stdin.len());
-            frame.extend_from_slice(header.as_bytes());
-            frame.extend_from_slice(script);
-            frame.extend_from_slice(newline);
-            frame.extend_from_slice(stdin);
-            self.stdin.write_all(&frame).await?;
-        } else {
-            self.stdin.write_all(header.as_bytes()).await?;
-            self.stdin.write_all(script).await?;
-            self.stdin.write_all(newline).await?;
-            for chunk in stdin.chunks(1 << 20) {
-                self.stdin.write_all(chunk).await?;
-            }
-        }
-        self.stdin.flush().await?;
-        let mut line = Vec::new();
-        let n = self.stdout.read_until(b'\n', &mut line).await?;
-        if n == 0 || !line.ends_with(b"\n") {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "end of file from the remote shell",
-            ));
-        }
-        let bad = || {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!(
-                    "unexpected reply from the remote shell: {:?}",
-                    String::from_utf8_lossy(&line)
-                ),
-            )
-        };
-        let text = std::str::from_utf8(&line).map_err(|_| bad())?;
-        let mut parts = text.trim_end().split(' ');
-        if parts.next() != Some("RIG") {
-            return Err(bad());
-        }
-        let mut num = || -> std::io::Result<i64> {
-            parts
-                .next()
-                .and_then(|p| p.parse::<i64>().ok())
-                .ok_or_else(bad)
-        };
-        let rc = num()?;
-        let olen = num()?;
-        let elen = num()?;
-        let mut stdout = vec![0u8; usize::try_from(olen).map_err(|_| bad())?];
-        self.stdout.read_exact(&mut stdout).await?;
-        let mut stderr = vec![0u8; usize::try_from(elen).map_err(|_| bad())?];
-        self.stdout.read_exact(&mut stderr).await?;
-        Ok(Output {
-            rc: i32::try_from(rc).unwrap_or(-1),
-            stdout,
-            stderr,
-        })
+        frame_exchange(&mut self.stdin, &mut self.stdout, script, stdin).await
     }
 
     /// Ends the loop (end of file on its stdin) and waits briefly for the channel to close.
@@ -991,6 +917,93 @@ fn remove_stale_control_dirs(base: &Path) {
             let _ = std::fs::remove_dir_all(e.path());
         }
     }
+}
+
+/// Sends one command frame to a loop and reads its answer (see the module docs).
+async fn frame_exchange<W, R>(
+    w: &mut W,
+    r: &mut R,
+    script: &[u8],
+    stdin: &[u8],
+) -> std::io::Result<Output>
+where
+    W: tokio::io::AsyncWrite + Unpin,
+    R: tokio::io::AsyncBufRead + Unpin,
+{
+    // Small scripts travel as lines the loop reads with `read` (no process started); others
+    // as bytes read with `head -c`. A script never contains NUL (sh cannot run one).
+    let header = if script.len() <= 8192 && !script.contains(&0) {
+        let lines = script.iter().filter(|&&b| b == b'\n').count();
+        if script.last().is_some_and(|&b| b != b'\n') {
+            format!("L {} {}\n", lines + 1, stdin.len())
+        } else {
+            format!("L {lines} {}\n", stdin.len())
+        }
+    } else {
+        format!("B {} {}\n", script.len(), stdin.len())
+    };
+    let newline: &[u8] = if header.starts_with('L') && script.last().is_some_and(|&b| b != b'\n') {
+        b"\n"
+    } else {
+        b""
+    };
+    // Small frames go in one write; big stdin is streamed.
+    if script.len() + stdin.len() < 256 * 1024 {
+        let mut frame = Vec::with_capacity(header.len() + script.len() + 1 + stdin.len());
+        frame.extend_from_slice(header.as_bytes());
+        frame.extend_from_slice(script);
+        frame.extend_from_slice(newline);
+        frame.extend_from_slice(stdin);
+        w.write_all(&frame).await?;
+    } else {
+        w.write_all(header.as_bytes()).await?;
+        w.write_all(script).await?;
+        w.write_all(newline).await?;
+        for chunk in stdin.chunks(1 << 20) {
+            w.write_all(chunk).await?;
+        }
+    }
+    w.flush().await?;
+    let mut line = Vec::new();
+    let n = r.read_until(b'\n', &mut line).await?;
+    if n == 0 || !line.ends_with(b"\n") {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "end of file from the remote shell",
+        ));
+    }
+    let bad = || {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "unexpected reply from the remote shell: {:?}",
+                String::from_utf8_lossy(&line)
+            ),
+        )
+    };
+    let text = std::str::from_utf8(&line).map_err(|_| bad())?;
+    let mut parts = text.trim_end().split(' ');
+    if parts.next() != Some("RIG") {
+        return Err(bad());
+    }
+    let mut num = || -> std::io::Result<i64> {
+        parts
+            .next()
+            .and_then(|p| p.parse::<i64>().ok())
+            .ok_or_else(bad)
+    };
+    let rc = num()?;
+    let olen = num()?;
+    let elen = num()?;
+    let mut stdout = vec![0u8; usize::try_from(olen).map_err(|_| bad())?];
+    r.read_exact(&mut stdout).await?;
+    let mut stderr = vec![0u8; usize::try_from(elen).map_err(|_| bad())?];
+    r.read_exact(&mut stderr).await?;
+    Ok(Output {
+        rc: i32::try_from(rc).unwrap_or(-1),
+        stdout,
+        stderr,
+    })
 }
 
 async fn close_master(master: Master) {
@@ -1115,6 +1128,78 @@ impl Drop for SshConnection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The loop and the framing, run by the local POSIX shells (no SSH involved: the transport is
+    /// tested over real SSH in tests/lab_ssh.rs).
+    #[tokio::test]
+    async fn loop_protocol_under_local_shells() {
+        for shell in ["/bin/sh", "/bin/dash", "/bin/bash", "/bin/busybox"] {
+            if !Path::new(shell).exists() {
+                continue;
+            }
+            let mut cmd = tokio::process::Command::new(shell);
+            if shell.ends_with("busybox") {
+                cmd.arg("sh");
+            }
+            let mut child = cmd
+                .arg("-c")
+                .arg(LOOP)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap();
+            let mut w = child.stdin.take().unwrap();
+            let mut r = BufReader::new(child.stdout.take().unwrap());
+            let mut ready = String::new();
+            r.read_line(&mut ready).await.unwrap();
+            assert!(ready.starts_with("RIG-READY "), "{shell}: {ready:?}");
+            let mut x = async |script: &str, stdin: &[u8]| {
+                frame_exchange(&mut w, &mut r, script.as_bytes(), stdin)
+                    .await
+                    .unwrap()
+            };
+            let o = x("echo out; echo err >&2; exit 3", b"").await;
+            assert_eq!(
+                (o.rc, &o.stdout[..], &o.stderr[..]),
+                (3, &b"out\n"[..], &b"err\n"[..]),
+                "{shell}"
+            );
+            let o = x("true", b"").await;
+            assert_eq!((o.rc, o.stdout.len(), o.stderr.len()), (0, 0, 0), "{shell}");
+            // Binary output, protocol-looking lines.
+            let o = x(r"printf 'a\000b\377\nRIG 0 9 9\n'", b"").await;
+            assert_eq!(o.stdout, b"a\0b\xff\nRIG 0 9 9\n", "{shell}");
+            // The loop's variables are not visible; positional parameters are empty.
+            let o = x("echo \"${_rig_d-unset}${_rig_s-unset}$#\"", b"").await;
+            assert_eq!(o.stdout, b"unsetunset0\n", "{shell}");
+            // stdin: read fully, partly, not at all; the loop stays in sync.
+            let o = x("cat", b"one\ntwo").await;
+            assert_eq!(o.stdout, b"one\ntwo", "{shell}");
+            let o = x("head -c 2", &[7u8; 300_000]).await;
+            assert_eq!(o.stdout, [7, 7], "{shell}");
+            let o = x("echo hi", &[1u8; 70_000]).await;
+            assert_eq!(o.stdout, b"hi\n", "{shell}");
+            // cd, umask, set -e, exit stay inside the command.
+            let o = x("cd /; umask 0; set -e; false; echo no", b"").await;
+            assert_eq!((o.rc, o.stdout.len()), (1, 0), "{shell}");
+            let o = x("pwd; umask", b"").await;
+            assert_ne!(o.stdout, b"/\n0000\n", "{shell}");
+            // Exact bytes of the script: backslashes, blanks, no final newline; big scripts.
+            let o = x("printf '%s|' 'a\\b  ' \"$(printf 'x\\ty')\"", b"").await;
+            assert_eq!(o.stdout, b"a\\b  |x\ty|", "{shell}");
+            let mut big = String::new();
+            for i in 0..2000 {
+                big.push_str(&format!("v{i}='{}'\n", "z".repeat(10)));
+            }
+            big.push_str("echo \"$v1999\"");
+            let o = x(&big, b"").await;
+            assert_eq!(o.stdout, b"zzzzzzzzzz\n", "{shell}");
+            // Killing the loop ends the exchange with an error.
+            let e = frame_exchange(&mut w, &mut r, b"kill -9 $$", b"").await;
+            assert!(e.is_err(), "{shell}");
+        }
+    }
 
     #[test]
     fn splits_like_shlex() {
