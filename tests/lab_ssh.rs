@@ -147,17 +147,16 @@ fn main() -> std::process::ExitCode {
 
 // ---------- helpers ----------
 
-/// The lab inventory's connection settings for `host` (as Ansible would read them).
+/// The lab inventory's connection settings for `host`, read as Ansible reads them.
 fn target(lab: &Lab, host: &str) -> SshTarget {
-    let h = lab.host(host);
-    let mut t = SshTarget::new(&h.name);
-    t.host = h.ip.clone();
-    t.user = Some("root".into());
-    t.private_key_file = Some(lab.key.clone());
-    t.ssh_common_args = format!(
-        "-o UserKnownHostsFile={} -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes",
-        lab.known_hosts.display()
+    let vars = lab.host_vars(host);
+    assert!(
+        vars.contains_key("ansible_host"),
+        "{host} not in the inventory"
     );
+    let mut t = SshTarget::from_vars(host, "sudo", |k| vars.get(k).cloned())
+        .unwrap_or_else(|e| panic!("inventory vars of {host}: {e}"));
+    assert_eq!(t.host, lab.host(host).ip);
     t.connect_timeout = Duration::from_secs(5);
     t
 }

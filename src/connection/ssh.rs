@@ -99,6 +99,75 @@ impl SshTarget {
     }
 }
 
+/// Ansible's `boolean()` for a variable's text.
+fn ansible_bool(name: &str, v: &str) -> Result<bool, String> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "y" | "yes" | "on" | "1" | "true" | "t" | "1.0" => Ok(true),
+        "n" | "no" | "off" | "0" | "false" | "f" | "0.0" => Ok(false),
+        _ => Err(format!(
+            "{name}: the value {v:?} is not a valid boolean (yes/no, true/false, on/off, 1/0)"
+        )),
+    }
+}
+
+impl SshTarget {
+    /// Builds the target from a host's variables as Ansible's ssh plugin reads them. `get`
+    /// returns a variable's value as text (`None` when undefined). When several names apply,
+    /// the last defined one wins, as in Ansible (`ansible_ssh_port` over `ansible_port`).
+    /// `become_method` selects the method-specific password variable (`ansible_sudo_pass`,
+    /// `ansible_su_pass`).
+    pub fn from_vars(
+        name: &str,
+        become_method: &str,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<SshTarget, String> {
+        let last = |names: &[&str]| names.iter().rev().find_map(|n| get(n));
+        let mut t = SshTarget::new(name);
+        if let Some(h) = last(&["ansible_host", "ansible_ssh_host"]) {
+            t.host = h;
+        }
+        if let Some(p) = last(&["ansible_port", "ansible_ssh_port"]) {
+            t.port = Some(
+                p.trim()
+                    .parse()
+                    .map_err(|_| format!("ansible_port: {p:?} is not a port number"))?,
+            );
+        }
+        t.user = last(&["ansible_user", "ansible_ssh_user"]);
+        t.private_key_file = last(&["ansible_private_key_file", "ansible_ssh_private_key_file"])
+            .map(|k| match k.strip_prefix("~/") {
+                Some(rest) => std::env::var_os("HOME")
+                    .map(|h| PathBuf::from(h).join(rest))
+                    .unwrap_or_else(|| PathBuf::from(&k)),
+                None => PathBuf::from(k),
+            });
+        t.ssh_common_args = get("ansible_ssh_common_args").unwrap_or_default();
+        t.ssh_extra_args = get("ansible_ssh_extra_args").unwrap_or_default();
+        if let Some(v) = get("ansible_ssh_timeout") {
+            let secs: u64 = v
+                .trim()
+                .parse()
+                .map_err(|_| format!("ansible_ssh_timeout: {v:?} is not a number of seconds"))?;
+            t.connect_timeout = Duration::from_secs(secs);
+        }
+        if let Some(v) = last(&["ansible_host_key_checking", "ansible_ssh_host_key_checking"]) {
+            t.host_key_checking = ansible_bool("ansible_host_key_checking", &v)?;
+        }
+        if let Some(v) = get("ansible_ssh_retries") {
+            t.connect_retries = v
+                .trim()
+                .parse()
+                .map_err(|_| format!("ansible_ssh_retries: {v:?} is not a number"))?;
+        }
+        let specific = match become_method {
+            "su" => "ansible_su_pass",
+            _ => "ansible_sudo_pass",
+        };
+        t.become_password = last(&["ansible_become_password", "ansible_become_pass", specific]);
+        Ok(t)
+    }
+}
+
 /// The loop run by the remote shell (see the module docs).
 const LOOP: &str = r#"_rig_um=$(umask); umask 077
 for _rig_x in "${TMPDIR:-/tmp}"/.rig.*.*; do
@@ -1237,6 +1306,51 @@ mod tests {
             "{m}"
         );
         assert!(m.contains("has changed"), "{m}");
+    }
+
+    #[test]
+    fn target_from_ansible_vars() {
+        let vars: std::collections::HashMap<&str, &str> = [
+            ("ansible_host", "10.0.0.1"),
+            ("ansible_ssh_host", "10.0.0.2"),
+            ("ansible_port", "2222"),
+            ("ansible_user", "deploy"),
+            ("ansible_ssh_private_key_file", "/k"),
+            ("ansible_ssh_common_args", "-o A=1"),
+            ("ansible_host_key_checking", "False"),
+            ("ansible_ssh_retries", "2"),
+            ("ansible_become_password", "x"),
+            ("ansible_sudo_pass", "y"),
+        ]
+        .into_iter()
+        .collect();
+        let t =
+            SshTarget::from_vars("web1", "sudo", |n| vars.get(n).map(|v| v.to_string())).unwrap();
+        assert_eq!(t.name, "web1");
+        assert_eq!(t.host, "10.0.0.2", "the last defined name wins");
+        assert_eq!(t.port, Some(2222));
+        assert_eq!(t.user.as_deref(), Some("deploy"));
+        assert_eq!(t.private_key_file, Some(PathBuf::from("/k")));
+        assert!(!t.host_key_checking);
+        assert_eq!(t.connect_retries, 2);
+        assert_eq!(t.become_password.as_deref(), Some("y"));
+        let t = SshTarget::from_vars("web1", "su", |n| vars.get(n).map(|v| v.to_string())).unwrap();
+        assert_eq!(t.become_password.as_deref(), Some("x"));
+        let t = SshTarget::from_vars("db", "sudo", |_| None).unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.port, t.host_key_checking),
+            ("db", None, true)
+        );
+        assert!(
+            SshTarget::from_vars("x", "sudo", |n| (n == "ansible_port").then(|| "ssh".into()))
+                .is_err()
+        );
+        assert!(
+            SshTarget::from_vars("x", "sudo", |n| {
+                (n == "ansible_host_key_checking").then(|| "maybe".into())
+            })
+            .is_err()
+        );
     }
 
     #[test]

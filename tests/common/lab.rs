@@ -84,6 +84,47 @@ impl Lab {
     }
 }
 
+impl Lab {
+    /// A host's variables from the inventory up.sh wrote (`[lab]` host line and `[lab:vars]`),
+    /// with INI quoting removed as Ansible does.
+    pub fn host_vars(&self, name: &str) -> std::collections::HashMap<String, String> {
+        let text = std::fs::read_to_string(&self.inventory).unwrap_or_default();
+        let mut vars = std::collections::HashMap::new();
+        let mut section = String::new();
+        let unquote = |v: &str| {
+            let v = v.trim();
+            for q in ['\'', '"'] {
+                if v.len() >= 2 && v.starts_with(q) && v.ends_with(q) {
+                    return v[1..v.len() - 1].to_string();
+                }
+            }
+            v.to_string()
+        };
+        for line in text.lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if line.starts_with('[') {
+                section = line.trim_matches(['[', ']']).to_string();
+            } else if section == "lab:vars" {
+                if let Some((k, v)) = line.split_once('=') {
+                    vars.entry(k.trim().to_string())
+                        .or_insert_with(|| unquote(v));
+                }
+            } else if section == "lab" && line.split_whitespace().next() == Some(name) {
+                for kv in line.split_whitespace().skip(1) {
+                    if let Some((k, v)) = kv.split_once('=') {
+                        // Host variables win over group variables.
+                        vars.insert(k.to_string(), unquote(v));
+                    }
+                }
+            }
+        }
+        vars
+    }
+}
+
 /// Tears the lab down when dropped (also while unwinding from a panic).
 pub struct LabGuard {
     pub lab: Lab,
