@@ -6,7 +6,8 @@
 //! [`Lab::up`] and holds a [`LabGuard`] whose `Drop` runs `tests/lab/down.sh`; tests run as
 //! tasks, so a failing or panicking test is reported and the guard still tears down. SIGINT and
 //! SIGTERM also tear down (see [`teardown_on_signals`]), and tests/run-all.sh runs down.sh on
-//! exit as a last safety net.
+//! exit as a last safety net. The guard holds an flock on `$LAB_DIR/.lock`, so test processes of
+//! several worktrees on one machine take turns instead of tearing down each other's lab.
 
 #![allow(dead_code)]
 
@@ -128,14 +129,58 @@ impl Lab {
 /// Tears the lab down when dropped (also while unwinding from a panic).
 pub struct LabGuard {
     pub lab: Lab,
+    /// Machine-wide lock held while this process owns the lab (released after teardown, or by
+    /// the kernel if the process dies).
+    _lock: std::fs::File,
+}
+
+/// Takes the machine-wide lab lock (`$LAB_DIR/.lock`, flock), waiting for another test process
+/// (another worktree's `cargo test`) that holds it.
+fn lock_lab() -> Result<std::fs::File, String> {
+    use std::os::fd::AsRawFd;
+    let dir = state_dir()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/var/tmp/lab"));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join(".lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    // SAFETY: flock on a file descriptor we own; no memory is shared with the call.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        eprintln!(
+            "lab: another process uses the lab ({}); waiting",
+            path.display()
+        );
+        // SAFETY: as above.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(format!(
+                "flock {}: {}",
+                path.display(),
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(f)
 }
 
 impl LabGuard {
-    /// Prepares the machine if needed and boots `n` hosts; on failure the lab is torn down.
+    /// Takes the machine-wide lab lock, prepares the machine if needed and boots `n` hosts; on
+    /// failure the lab is torn down.
     pub fn up(n: usize) -> Result<LabGuard, String> {
+        let lock = lock_lab()?;
         ensure_host_ready()?;
+        // A lab left by a process that died without its teardown: start from a clean state.
+        if state_dir().join("hosts.tsv").exists() {
+            down();
+        }
         match Lab::up(n) {
-            Ok(lab) => Ok(LabGuard { lab }),
+            Ok(lab) => Ok(LabGuard { lab, _lock: lock }),
             Err(e) => {
                 down();
                 Err(e)
