@@ -39,6 +39,7 @@ fn main() -> std::process::ExitCode {
         become_with_password,
         become_with_su,
         max_sessions_respected,
+        channel_limit_closes_idle_shells,
         ssh_common_args_and_config_alias,
         latency_persistent_shell_vs_exec,
         killed_put_leaves_no_partial_file,
@@ -950,5 +951,41 @@ async fn connect_retries_on_transient_errors(lab: Arc<Lab>) {
         t0.elapsed().as_secs_f64()
     );
     assert_eq!(run(&c, "hostname").await.stdout_str(), "h4\n");
+    c.close().await.expect("close");
+}
+
+async fn channel_limit_closes_idle_shells(lab: Arc<Lab>) {
+    root_sh(
+        &lab,
+        "h3",
+        "id gina >/dev/null 2>&1 || useradd -m -s /bin/sh gina",
+    )
+    .await;
+    let mut t = target(&lab, "h3");
+    t.max_sessions = 2;
+    let c = SshConnection::connect(t).await.expect("connect");
+    let as_user = |u: Option<&str>| {
+        let mut cmd = Command::new("id -un");
+        cmd.become_ = u.map(sudo);
+        cmd
+    };
+    for (u, want) in [
+        (None, "root"),
+        (Some("gina"), "gina"),
+        (Some("nobody"), "nobody"),
+        (None, "root"),
+        (Some("gina"), "gina"),
+    ] {
+        let out = c.run(&as_user(u)).await.expect("run");
+        assert_eq!(out.stdout_str(), format!("{want}\n"));
+    }
+    // Two channels at most, so shells were closed and started again.
+    assert_eq!(c.shells_started(), 5);
+    // A fresh exec channel also gets one by closing an idle shell instead of waiting forever.
+    let out = tokio::time::timeout(Duration::from_secs(20), c.run_fresh_channel("echo fresh"))
+        .await
+        .expect("fresh channel must not wait for idle shells")
+        .expect("fresh");
+    assert_eq!(out.stdout_str(), "fresh\n");
     c.close().await.expect("close");
 }

@@ -275,6 +275,17 @@ pub fn shell_split(s: &str) -> Result<Vec<String>, String> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct ShellKey(Option<Become>);
 
+enum Pick {
+    Idle(Box<RemoteShell>),
+    Permit(OwnedSemaphorePermit),
+    Evict(Option<Box<RemoteShell>>),
+}
+
+enum Slot {
+    Idle(Box<RemoteShell>),
+    Permit(OwnedSemaphorePermit),
+}
+
 /// One running remote loop.
 struct RemoteShell {
     key: ShellKey,
@@ -825,34 +836,42 @@ impl SshConnection {
 
     /// An idle shell for `key`, or a new one when a channel is free.
     async fn acquire(&self, key: &ShellKey) -> Result<RemoteShell, ConnectionError> {
+        match self.slot(Some(key)).await? {
+            Slot::Idle(s) => Ok(*s),
+            Slot::Permit(p) => self.start_shell(key.clone(), p).await,
+        }
+    }
+
+    /// An idle shell for `key` (when given) or a permit for a new channel. When every channel is
+    /// taken, an idle shell of another user is closed to free one; otherwise this waits for a
+    /// channel or for a shell to come back.
+    async fn slot(&self, key: Option<&ShellKey>) -> Result<Slot, ConnectionError> {
         loop {
             let notified = self.returned.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            enum Pick {
-                Idle(RemoteShell),
-                Start(OwnedSemaphorePermit),
-                Evict(Option<RemoteShell>),
-            }
             let pick = {
                 let mut idle = self
                     .idle
                     .lock()
                     .map_err(|_| other("ssh connection state poisoned"))?;
-                if let Some(i) = idle.iter().position(|s| &s.key == key) {
-                    Pick::Idle(idle.swap_remove(i))
+                if let Some(i) = key.and_then(|k| idle.iter().position(|s| &s.key == k)) {
+                    Pick::Idle(Box::new(idle.swap_remove(i)))
                 } else if let Ok(p) = self.sessions.clone().try_acquire_owned() {
-                    Pick::Start(p)
+                    Pick::Permit(p)
+                } else if idle.is_empty() {
+                    Pick::Evict(None)
                 } else {
-                    // All channels are in use: close an idle shell of another user to free one.
-                    Pick::Evict(idle.pop())
+                    // The least recently used one (shells are pushed back when released).
+                    Pick::Evict(Some(Box::new(idle.remove(0))))
                 }
             };
             match pick {
-                Pick::Idle(s) => return Ok(s),
-                Pick::Start(p) => return self.start_shell(key.clone(), p).await,
+                Pick::Idle(s) => return Ok(Slot::Idle(s)),
+                Pick::Permit(p) => return Ok(Slot::Permit(p)),
                 Pick::Evict(Some(s)) => {
-                    drop(s);
+                    // Wait until the channel is closed, so that sshd counts it as gone.
+                    s.shutdown().await;
                     continue;
                 }
                 Pick::Evict(None) => {}
@@ -860,7 +879,7 @@ impl SshConnection {
             tokio::select! {
                 p = self.sessions.clone().acquire_owned() => {
                     let p = p.map_err(|_| other("ssh connection closed"))?;
-                    return self.start_shell(key.clone(), p).await;
+                    return Ok(Slot::Permit(p));
                 }
                 _ = &mut notified => continue,
             }
@@ -909,12 +928,10 @@ impl SshConnection {
     /// Runs `script` on a new exec channel (no persistent shell), for comparison and for callers
     /// that need a clean session. One round trip plus the channel setup.
     pub async fn run_fresh_channel(&self, script: &str) -> Result<Output, ConnectionError> {
-        let _permit = self
-            .sessions
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| other("ssh connection closed"))?;
+        let _permit = match self.slot(None).await? {
+            Slot::Permit(p) => p,
+            Slot::Idle(_) => return Err(other("internal: no channel for a fresh exec")),
+        };
         let session = self.session().await?;
         self.round_trips.fetch_add(1, Ordering::Relaxed);
         let out = Session::to_raw_command(session, format!("/bin/sh -c {}", shell_quote(script)))
