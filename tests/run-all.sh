@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 
-# The lab tests (tests/lab_ssh.rs) boot lab hosts and tear them down themselves, even when a test
+# The lab tests (tests/lab_ssh/) boot lab hosts and tear them down themselves, even when a test
 # fails; this is the safety net if the test process itself dies. down.sh stops only what up.sh
 # recorded, so it is harmless when no lab is running.
 if [ "$(id -u)" = 0 ]; then

@@ -1216,7 +1216,7 @@ mod tests {
     use super::*;
 
     /// The loop and the framing, run by the local POSIX shells (no SSH involved: the transport is
-    /// tested over real SSH in tests/lab_ssh.rs).
+    /// tested over real SSH in tests/lab_ssh/).
     #[tokio::test]
     async fn loop_protocol_under_local_shells() {
         for shell in ["/bin/sh", "/bin/dash", "/bin/bash", "/bin/busybox"] {

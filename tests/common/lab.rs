@@ -2,7 +2,7 @@
 //! systemd-nspawn in network namespaces that the lab scripts create.
 //!
 //! The lab is one per machine (fixed names labbr0, lab-hN), so all tests that need it live in one
-//! test binary (`tests/lab_ssh.rs`, `harness = false`): its `main` boots the lab once with
+//! test binary (`tests/lab_ssh/`, `harness = false`): its `main` boots the lab once with
 //! [`Lab::up`] and holds a [`LabGuard`] whose `Drop` runs `tests/lab/down.sh`; tests run as
 //! tasks, so a failing or panicking test is reported and the guard still tears down. SIGINT and
 //! SIGTERM also tear down (see [`teardown_on_signals`]), and tests/run-all.sh runs down.sh on
