@@ -1140,7 +1140,7 @@ trap 'rm -f "$t"' HUP TERM PIPE
 if cat > "$t"; then :; else rm -f "$t"; exit 1; fi
 n=$(stat -c %s "$t")
 if [ "$n" != {len} ]; then rm -f "$t"; echo "short transfer: $n of {len} bytes arrived" >&2; exit 1; fi
-chmod {mode:o} "$t" && mv -f "$t" "$p" || {{ rm -f "$t"; exit 1; }}
+chmod {mode:o} "$t" && mv -fT "$t" "$p" || {{ rm -f "$t"; exit 1; }}
 "#
     )
 }

@@ -284,12 +284,22 @@ async fn put_50mb_arrives_intact(lab: Arc<Lab>) {
     c.put(b"", "/tmp/a dir'x/f 1", 0o644, None)
         .await
         .expect("put empty");
+    // A directory in the way is an error, not a place to move the file into.
+    run(&c, "mkdir -p \"/tmp/a dir'x/sub\"").await;
+    let e = c
+        .put(b"x", "/tmp/a dir'x/sub", 0o644, None)
+        .await
+        .expect_err("a directory is not replaced");
+    println!("    put over a directory: {e}");
     let out = run(
         &c,
-        "stat -c '%a %s' \"/tmp/a dir'x/f 1\"; ls -A \"/tmp/a dir'x\"; rm -rf \"/tmp/a dir'x\"",
+        "stat -c '%a %s' \"/tmp/a dir'x/f 1\"; ls -A \"/tmp/a dir'x\" \"/tmp/a dir'x/sub\"; rm -rf \"/tmp/a dir'x\"",
     )
     .await;
-    assert_eq!(out.stdout_str(), "644 0\nf 1\n");
+    assert_eq!(
+        out.stdout_str(),
+        "644 0\n/tmp/a dir'x:\nf 1\nsub\n\n/tmp/a dir'x/sub:\n"
+    );
     c.close().await.expect("close");
 }
 
