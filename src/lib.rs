@@ -8,6 +8,7 @@
 //! errors to exit codes.
 
 pub mod cli;
+pub mod config;
 pub mod connection;
 pub mod error;
 pub mod exec;
