@@ -568,6 +568,12 @@ impl SshConnection {
             if master.session.check().await.is_ok() {
                 return Ok(master.session.clone());
             }
+            // The shells of the old master are dead with it.
+            let stale: Vec<RemoteShell> = match self.idle.lock() {
+                Ok(mut idle) => idle.drain(..).collect(),
+                Err(_) => Vec::new(),
+            };
+            drop(stale);
             let old = m.take();
             if let Some(old) = old {
                 close_master(old).await;
@@ -902,7 +908,18 @@ impl SshConnection {
     ) -> Result<Output, ConnectionError> {
         let mut shell = self.acquire(&key).await?;
         self.round_trips.fetch_add(1, Ordering::Relaxed);
-        match shell.exchange(script, stdin).await {
+        let mut result = shell.exchange(script, stdin).await;
+        if matches!(&result, Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe) {
+            // The idle shell had died (its channel refused the frame, so nothing ran): once
+            // more on a new shell.
+            drop(shell);
+            if let Some(m) = self.master_failure().await {
+                return Err(unreachable(m));
+            }
+            shell = self.acquire(&key).await?;
+            result = shell.exchange(script, stdin).await;
+        }
+        match result {
             Ok(out) => {
                 self.release(shell);
                 Ok(out)
@@ -911,6 +928,12 @@ impl SshConnection {
                 let loop_err = shell.final_stderr().await;
                 drop(shell);
                 if let Some(m) = self.master_failure().await {
+                    // The other shells went down with the master.
+                    let stale: Vec<RemoteShell> = match self.idle.lock() {
+                        Ok(mut idle) => idle.drain(..).collect(),
+                        Err(_) => Vec::new(),
+                    };
+                    drop(stale);
                     return Err(unreachable(m));
                 }
                 Err(other(format!(
