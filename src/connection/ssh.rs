@@ -12,6 +12,22 @@
 //! control socket with `openssh`'s native mux client ([`Session::resume_mux`]); openssh's
 //! `SessionBuilder` always forces a `StrictHostKeyChecking` value, which Ansible does not do.
 //!
+//! # Use
+//! ```no_run
+//! # async fn f() -> Result<(), rig::connection::ConnectionError> {
+//! use rig::connection::{Command, Connection, ssh::{SshConnection, SshTarget}};
+//! let vars = std::collections::HashMap::from([("ansible_host", "10.231.0.11")]);
+//! let target = SshTarget::from_vars("h1", "sudo", |k| vars.get(k).map(|v| v.to_string()))
+//!     .map_err(|message| rig::connection::ConnectionError::Other { message })?;
+//! let conn = SshConnection::connect(target).await?; // Unreachable { message } on failure
+//! let out = conn.run(&Command::new("uname -r")).await?; // one round trip
+//! conn.put(b"data", "/etc/motd", 0o644, None).await?; // atomic: temp file + rename
+//! conn.close().await?;
+//! # Ok(()) }
+//! ```
+//! One `SshConnection` per host, shared (`Arc`) by the tasks that use it; commands may run
+//! concurrently (one shell per concurrent command, at most `max_sessions` channels).
+//!
 //! # Remote shell protocol
 //! The shell is `/bin/sh -c LOOP` on one exec channel (`sudo -u USER /bin/sh -c LOOP` for
 //! become), started once and reused by every command, so a command costs one round trip and no

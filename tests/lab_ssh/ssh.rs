@@ -486,8 +486,15 @@ async fn ssh_common_args_and_config_alias(lab: Arc<Lab>) {
 }
 
 async fn latency_persistent_shell_vs_exec(lab: Arc<Lab>) {
+    let t = Instant::now();
     let c = connect(&lab, "h1").await;
+    let connect_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let t = Instant::now();
     run(&c, "true").await;
+    let first_ms = t.elapsed().as_secs_f64() * 1000.0;
+    println!(
+        "    connect (ssh master) {connect_ms:.0} ms; first command incl. starting the shell {first_ms:.1} ms"
+    );
     let n = 200;
     let t = Instant::now();
     for _ in 0..n {
