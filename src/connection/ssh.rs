@@ -327,7 +327,9 @@ impl Master {
         self.dir.join("m")
     }
     fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
+        std::fs::read_to_string(self.dir.join("log"))
+            .unwrap_or_default()
+            .replace("\r\n", "\n")
     }
 }
 
@@ -373,6 +375,7 @@ fn is_transient(log: &str) -> bool {
 
 /// Turns ssh's log of a failed connection into the message shown to the user.
 fn connect_failure_message(target: &SshTarget, log: &str) -> String {
+    let log = log.replace("\r\n", "\n");
     let log = log.trim();
     let mut msg = format!("Failed to connect to the host via ssh: {log}");
     if log.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") {
