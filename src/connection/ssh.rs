@@ -12,6 +12,22 @@
 //! control socket with `openssh`'s native mux client ([`Session::resume_mux`]); openssh's
 //! `SessionBuilder` always forces a `StrictHostKeyChecking` value, which Ansible does not do.
 //!
+//! # Use
+//! ```no_run
+//! # async fn f() -> Result<(), rig::connection::ConnectionError> {
+//! use rig::connection::{Command, Connection, ssh::{SshConnection, SshTarget}};
+//! let vars = std::collections::HashMap::from([("ansible_host", "10.231.0.11")]);
+//! let target = SshTarget::from_vars("h1", "sudo", |k| vars.get(k).map(|v| v.to_string()))
+//!     .map_err(|message| rig::connection::ConnectionError::Other { message })?;
+//! let conn = SshConnection::connect(target).await?; // Unreachable { message } on failure
+//! let out = conn.run(&Command::new("uname -r")).await?; // one round trip
+//! conn.put(b"data", "/etc/motd", 0o644, None).await?; // atomic: temp file + rename
+//! conn.close().await?;
+//! # Ok(()) }
+//! ```
+//! One `SshConnection` per host, shared (`Arc`) by the tasks that use it; commands may run
+//! concurrently (one shell per concurrent command, at most `max_sessions` channels).
+//!
 //! # Remote shell protocol
 //! The shell is `/bin/sh -c LOOP` on one exec channel (`sudo -u USER /bin/sh -c LOOP` for
 //! become), started once and reused by every command, so a command costs one round trip and no
@@ -198,12 +214,10 @@ $_rig_s"
   fi
   if [ -s "$_rig_d/o" ] || [ -s "$_rig_d/e" ]; then
     set -- $(stat -c %s "$_rig_d/o" "$_rig_d/e")
-    printf 'RIG %s %s %s
-' "$_rig_rc" "$1" "$2"
+    printf 'RIG %s %s %s\n' "$_rig_rc" "$1" "$2"
     cat "$_rig_d/o" "$_rig_d/e"
   else
-    printf 'RIG %s 0 0
-' "$_rig_rc"
+    printf 'RIG %s 0 0\n' "$_rig_rc"
   fi
 done
 "#;
@@ -311,7 +325,9 @@ impl Master {
         self.dir.join("m")
     }
     fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
+        std::fs::read_to_string(self.dir.join("log"))
+            .unwrap_or_default()
+            .replace("\r\n", "\n")
     }
 }
 
@@ -357,6 +373,7 @@ fn is_transient(log: &str) -> bool {
 
 /// Turns ssh's log of a failed connection into the message shown to the user.
 fn connect_failure_message(target: &SshTarget, log: &str) -> String {
+    let log = log.replace("\r\n", "\n");
     let log = log.trim();
     let mut msg = format!("Failed to connect to the host via ssh: {log}");
     if log.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") {
@@ -568,6 +585,12 @@ impl SshConnection {
             if master.session.check().await.is_ok() {
                 return Ok(master.session.clone());
             }
+            // The shells of the old master are dead with it.
+            let stale: Vec<RemoteShell> = match self.idle.lock() {
+                Ok(mut idle) => idle.drain(..).collect(),
+                Err(_) => Vec::new(),
+            };
+            drop(stale);
             let old = m.take();
             if let Some(old) = old {
                 close_master(old).await;
@@ -602,79 +625,13 @@ impl SshConnection {
         }
     }
 
-    /// The remote command that starts a loop for `key`, and the password prompt to answer, if any.
-    fn shell_command(&self, key: &ShellKey) -> Result<(String, Option<String>), ConnectionError> {
-        let sh = format!("/bin/sh -c {}", shell_quote(LOOP));
-        let Some(b) = &key.0 else {
-            return Ok((format!("exec {sh}"), None));
-        };
-        match b.method.as_str() {
-            "sudo" | "" => {
-                let flags = if b.flags.trim().is_empty() {
-                    "-H -S -n"
-                } else {
-                    b.flags.as_str()
-                };
-                let mut flags: Vec<String> = shell_split(flags)
-                    .map_err(|e| other(format!("become_flags: {e}")))?
-                    .into_iter()
-                    .collect();
-                let mut prompt = None;
-                if self.target.become_password.is_some() {
-                    // As Ansible: with a password, drop -n and use our own prompt to answer.
-                    flags.retain(|f| f != "-n");
-                    if !flags.iter().any(|f| f == "-S") {
-                        flags.push("-S".into());
-                    }
-                    let marker = format!(
-                        "[rig-sudo-prompt-{}-{}]",
-                        std::process::id(),
-                        DIR_COUNTER.fetch_add(1, Ordering::Relaxed)
-                    );
-                    flags.push("-p".into());
-                    flags.push(marker.clone());
-                    prompt = Some(marker);
-                }
-                let user = if b.user.is_empty() { "root" } else { &b.user };
-                let flags: Vec<String> = flags.iter().map(|f| shell_quote(f)).collect();
-                Ok((
-                    format!(
-                        "exec sudo {} -u {} {sh}",
-                        flags.join(" "),
-                        shell_quote(user)
-                    ),
-                    prompt,
-                ))
-            }
-            "su" => {
-                // util-linux su reads the password from stdin when it has no terminal (prompt
-                // "Password: " on stderr) and reads no further than the newline.
-                let user = if b.user.is_empty() { "root" } else { &b.user };
-                let flags: Vec<String> = shell_split(&b.flags)
-                    .map_err(|e| other(format!("become_flags: {e}")))?
-                    .iter()
-                    .map(|f| shell_quote(f))
-                    .collect();
-                let mut words = vec!["exec".to_string(), "su".to_string()];
-                words.extend(flags);
-                words.push(shell_quote(user));
-                words.push("-c".into());
-                words.push(shell_quote(&format!("exec {sh}")));
-                Ok((words.join(" "), Some("assword".to_string())))
-            }
-            m => Err(ConnectionError::Become {
-                message: format!("become method {m:?} is not supported by the ssh connection"),
-            }),
-        }
-    }
-
     async fn start_shell(
         &self,
         key: ShellKey,
         permit: OwnedSemaphorePermit,
     ) -> Result<RemoteShell, ConnectionError> {
         let session = self.session().await?;
-        let (command, prompt) = self.shell_command(&key)?;
+        let (command, prompt) = shell_command(&self.target, &key)?;
         let spawned = Session::to_raw_command(session, command)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -902,7 +859,18 @@ impl SshConnection {
     ) -> Result<Output, ConnectionError> {
         let mut shell = self.acquire(&key).await?;
         self.round_trips.fetch_add(1, Ordering::Relaxed);
-        match shell.exchange(script, stdin).await {
+        let mut result = shell.exchange(script, stdin).await;
+        if matches!(&result, Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe) {
+            // The idle shell had died (its channel refused the frame, so nothing ran): once
+            // more on a new shell.
+            drop(shell);
+            if let Some(m) = self.master_failure().await {
+                return Err(unreachable(m));
+            }
+            shell = self.acquire(&key).await?;
+            result = shell.exchange(script, stdin).await;
+        }
+        match result {
             Ok(out) => {
                 self.release(shell);
                 Ok(out)
@@ -911,6 +879,12 @@ impl SshConnection {
                 let loop_err = shell.final_stderr().await;
                 drop(shell);
                 if let Some(m) = self.master_failure().await {
+                    // The other shells went down with the master.
+                    let stale: Vec<RemoteShell> = match self.idle.lock() {
+                        Ok(mut idle) => idle.drain(..).collect(),
+                        Err(_) => Vec::new(),
+                    };
+                    drop(stale);
                     return Err(unreachable(m));
                 }
                 Err(other(format!(
@@ -1111,6 +1085,84 @@ async fn close_master(master: Master) {
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The remote command that starts a loop for `key`, and the password prompt to answer, if any.
+fn shell_command(
+    target: &SshTarget,
+    key: &ShellKey,
+) -> Result<(String, Option<String>), ConnectionError> {
+    // One line without newlines, so that any login shell (even csh) passes it
+    // on unchanged; `sh` decodes the loop itself (one `base64` at shell start).
+    let sh = {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(LOOP);
+        format!(
+            "/bin/sh -c {}",
+            shell_quote(&format!("eval \"$(echo {b64} | base64 -d)\""))
+        )
+    };
+    let Some(b) = &key.0 else {
+        return Ok((format!("exec {sh}"), None));
+    };
+    match b.method.as_str() {
+        "sudo" | "" => {
+            let flags = if b.flags.trim().is_empty() {
+                "-H -S -n"
+            } else {
+                b.flags.as_str()
+            };
+            let mut flags: Vec<String> = shell_split(flags)
+                .map_err(|e| other(format!("become_flags: {e}")))?
+                .into_iter()
+                .collect();
+            let mut prompt = None;
+            if target.become_password.is_some() {
+                // As Ansible: with a password, drop -n and use our own prompt to answer.
+                flags.retain(|f| f != "-n");
+                if !flags.iter().any(|f| f == "-S") {
+                    flags.push("-S".into());
+                }
+                let marker = format!(
+                    "[rig-sudo-prompt-{}-{}]",
+                    std::process::id(),
+                    DIR_COUNTER.fetch_add(1, Ordering::Relaxed)
+                );
+                flags.push("-p".into());
+                flags.push(marker.clone());
+                prompt = Some(marker);
+            }
+            let user = if b.user.is_empty() { "root" } else { &b.user };
+            let flags: Vec<String> = flags.iter().map(|f| shell_quote(f)).collect();
+            Ok((
+                format!(
+                    "exec sudo {} -u {} {sh}",
+                    flags.join(" "),
+                    shell_quote(user)
+                ),
+                prompt,
+            ))
+        }
+        "su" => {
+            // util-linux su reads the password from stdin when it has no terminal (prompt
+            // "Password: " on stderr) and reads no further than the newline.
+            let user = if b.user.is_empty() { "root" } else { &b.user };
+            let flags: Vec<String> = shell_split(&b.flags)
+                .map_err(|e| other(format!("become_flags: {e}")))?
+                .iter()
+                .map(|f| shell_quote(f))
+                .collect();
+            let mut words = vec!["exec".to_string(), "su".to_string()];
+            words.extend(flags);
+            words.push(shell_quote(user));
+            words.push("-c".into());
+            words.push(shell_quote(&format!("exec {sh}")));
+            Ok((words.join(" "), Some("assword".to_string())))
+        }
+        m => Err(ConnectionError::Become {
+            message: format!("become method {m:?} is not supported by the ssh connection"),
+        }),
+    }
 }
 
 /// Environment assignments prepended to a script.
@@ -1368,6 +1420,37 @@ mod tests {
             })
             .is_err()
         );
+    }
+
+    #[test]
+    fn remote_commands_are_one_plain_line() {
+        let mut t = SshTarget::new("h");
+        let b = |m: &str, u: &str| {
+            ShellKey(Some(Become {
+                method: m.into(),
+                user: u.into(),
+                flags: String::new(),
+            }))
+        };
+        for key in [
+            ShellKey(None),
+            b("sudo", "root"),
+            b("su", "bob"),
+            b("", "x"),
+        ] {
+            for pw in [None, Some("secret".to_string())] {
+                t.become_password = pw;
+                let (cmd, _) = shell_command(&t, &key).unwrap();
+                // Backslashes only in the '\'' of nested quoting (fine for csh too).
+                let plain = cmd.replace("'\\''", "");
+                assert!(!cmd.contains('\n') && !plain.contains('\\'), "{cmd}");
+                assert!(!cmd.contains("secret"), "{cmd}");
+            }
+        }
+        let (cmd, prompt) = shell_command(&t, &b("sudo", "root")).unwrap();
+        assert!(cmd.starts_with("exec sudo -H -S -p "), "{cmd}");
+        assert!(cmd.contains(prompt.as_deref().unwrap()), "{cmd}");
+        assert!(shell_command(&t, &b("doas", "root")).is_err());
     }
 
     #[test]

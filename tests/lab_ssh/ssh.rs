@@ -235,6 +235,15 @@ async fn stdin_and_shell_survival(lab: Arc<Lab>) {
     }
     assert_eq!(run(&c, "echo back").await.stdout_str(), "back\n");
     assert_eq!(c.shells_started(), started + 1);
+    // An idle shell that died meanwhile (killed from outside) is replaced without failing the
+    // command: its channel refuses the frame, so the command never ran there.
+    let pid = run(&c, "echo $$").await.stdout_str();
+    let other = connect(&lab, "h2").await;
+    run(&other, &format!("kill -9 {}", pid.trim())).await;
+    other.close().await.ok();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(run(&c, "echo replaced").await.stdout_str(), "replaced\n");
+    assert_eq!(c.shells_started(), started + 2);
     c.close().await.expect("close");
 }
 
@@ -477,8 +486,15 @@ async fn ssh_common_args_and_config_alias(lab: Arc<Lab>) {
 }
 
 async fn latency_persistent_shell_vs_exec(lab: Arc<Lab>) {
+    let t = Instant::now();
     let c = connect(&lab, "h1").await;
+    let connect_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let t = Instant::now();
     run(&c, "true").await;
+    let first_ms = t.elapsed().as_secs_f64() * 1000.0;
+    println!(
+        "    connect (ssh master) {connect_ms:.0} ms; first command incl. starting the shell {first_ms:.1} ms"
+    );
     let n = 200;
     let t = Instant::now();
     for _ in 0..n {
@@ -681,8 +697,12 @@ async fn unreachable_host_while_others_finish(lab: Arc<Lab>) {
 async fn host_down_mid_session_is_unreachable(lab: Arc<Lab>) {
     let c = connect(&lab, "h4").await;
     assert_eq!(run(&c, "hostname").await.stdout_str(), "h4\n");
-    // Power the host off from inside; the connection drops.
-    let _ = c.run(&Command::new("systemctl poweroff")).await;
+    let mut as_root = Command::new("id -un");
+    as_root.become_ = Some(sudo("root"));
+    assert_eq!(c.run(&as_root).await.expect("sudo").stdout_str(), "root\n");
+    // Power the host off from inside (on its own channel, so that both shells sit idle when the
+    // connection drops).
+    let _ = c.run_fresh_channel("systemctl poweroff").await;
     let deadline = Instant::now() + Duration::from_secs(60);
     let message = loop {
         match c.run(&Command::new("hostname")).await {
@@ -698,11 +718,12 @@ async fn host_down_mid_session_is_unreachable(lab: Arc<Lab>) {
         message.contains("Failed to connect to the host via ssh"),
         "{message}"
     );
-    c.close().await.ok();
-    // Bring it back for the next tests (up.sh is incremental).
+    // Bring it back for the next tests (up.sh is incremental); the same connection reconnects.
     Lab::up(HOSTS).expect("up.sh again");
-    let c = connect(&lab, "h4").await;
+    let started = c.shells_started();
     assert_eq!(run(&c, "hostname").await.stdout_str(), "h4\n");
+    assert_eq!(c.run(&as_root).await.expect("sudo").stdout_str(), "root\n");
+    assert_eq!(c.shells_started(), started + 2, "both shells started again");
     c.close().await.expect("close");
 }
 
