@@ -89,10 +89,10 @@ pub fn host_vars(
     Ok(vars)
 }
 
-fn vars_json(vars: &IndexMap<String, Node>) -> PyJson {
+fn vars_json(vars: &IndexMap<String, Node>, mark_unsafe: bool) -> PyJson {
     PyJson::Dict(
         vars.iter()
-            .map(|(k, v)| (k.clone(), to_python_json_value(v)))
+            .map(|(k, v)| (k.clone(), to_python_json_value(v, mark_unsafe)))
             .collect(),
     )
 }
@@ -110,7 +110,7 @@ fn host_output(inv: &Inventory, pattern: &str, pb: Option<&Path>) -> Result<Stri
         ));
     };
     let vars = host_vars(inv, host, pb)?;
-    Ok(to_python_json(&vars_json(&vars)))
+    Ok(to_python_json(&vars_json(&vars, false)))
 }
 
 fn graph_group(inv: &Inventory, group: &str, depth: usize, out: &mut Vec<String>) {
@@ -159,7 +159,7 @@ fn list_output(inv: &Inventory, pb: Option<&Path>) -> Result<String, Failure> {
     for h in &hosts {
         let vars = host_vars(inv, h, pb)?;
         if !vars.is_empty() {
-            hostvars.push((h.clone(), vars_json(&vars)));
+            hostvars.push((h.clone(), vars_json(&vars, true)));
         }
     }
     results.insert(

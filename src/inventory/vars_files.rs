@@ -180,7 +180,7 @@ fn load_vars_file(
             "this file is vault-encrypted, and rig cannot decrypt vault files yet".into(),
         ));
     }
-    let loaded = yaml::load_str(&text, &file).map_err(|e| match e {
+    let loaded = yaml::load_data_str(&text, &file).map_err(|e| match e {
         yaml::YamlError::Syntax {
             location, message, ..
         } => err(location, message),

@@ -4,7 +4,7 @@ use super::{Inventory, address};
 use crate::yaml::{self, Node, NodeValue};
 
 fn load(text: &str, source: &str) -> Result<Option<Node>, String> {
-    let loaded = yaml::load_str(text, source).map_err(|e| match e {
+    let loaded = yaml::load_data_str(text, source).map_err(|e| match e {
         yaml::YamlError::Syntax {
             location, message, ..
         } => format!("YAML parsing failed: {message} ({location})"),

@@ -6,6 +6,7 @@
 
 mod compose;
 mod construct;
+mod json;
 mod node;
 mod resolve;
 
@@ -79,6 +80,30 @@ pub fn load_str(text: &str, file: &str) -> Result<Loaded, YamlError> {
         documents,
         warnings: constructor.warnings,
     })
+}
+
+/// Reads a data file as Ansible's `DataLoader.load_from_file` does: JSON first (so `1e3` in a
+/// JSON file is a number, and `{"__ansible_unsafe": ..}` objects are unsafe strings), YAML when
+/// the text is not JSON. Use this for vars files, inventories and playbooks; use [`load_str`]
+/// for YAML only.
+pub fn load_data_str(text: &str, file: &str) -> Result<Loaded, YamlError> {
+    let file_arc: std::sync::Arc<str> = file.into();
+    if let Some(node) = json::parse(text, &file_arc) {
+        return Ok(Loaded {
+            documents: vec![node],
+            warnings: Vec::new(),
+        });
+    }
+    load_str(text, file)
+}
+
+/// [`load_data_str`] on a file.
+pub fn load_data_file(path: &std::path::Path) -> Result<Loaded, YamlError> {
+    let text = std::fs::read_to_string(path).map_err(|source| YamlError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    load_data_str(&text, &path.display().to_string())
 }
 
 /// Python's `repr()` of a float (`1.0`, `1e+16`, `inf`, `nan`): what Ansible prints.
