@@ -115,6 +115,8 @@ pub struct Inventory {
     /// Group vars set from inventory files, as layers (computed once).
     group_layers: Mutex<HashMap<String, Arc<LayerData>>>,
     current_source: Option<String>,
+    /// (group, host) pairs already in `Group::hosts` (keeps adding hosts linear).
+    membership: HashSet<(String, String)>,
 }
 
 /// One host and the variables the inventory file sets on it directly.
@@ -497,7 +499,10 @@ impl Inventory {
         }
         if let Some(group) = group {
             if let Some(g) = self.groups.get_mut(group) {
-                if !g.hosts.iter().any(|h| h == name) {
+                if self
+                    .membership
+                    .insert((group.to_string(), name.to_string()))
+                {
                     g.hosts.push(name.to_string());
                 }
             }
@@ -600,6 +605,8 @@ impl Inventory {
                     if let Some(u) = self.groups.get_mut("ungrouped") {
                         u.hosts.retain(|h| h != host);
                     }
+                    self.membership
+                        .remove(&("ungrouped".to_string(), host.clone()));
                 }
             } else if mine.is_empty() || (mine.len() == 1 && mine[0] == "all") {
                 self.add_host(host, Some("ungrouped"), None);
@@ -722,11 +729,13 @@ impl Inventory {
                     }
                 }
             }
-            for n in &next {
-                seen.insert(n);
+            let mut unique = Vec::with_capacity(next.len());
+            for n in next {
+                if seen.insert(n) {
+                    unique.push(n);
+                }
             }
-            next.dedup();
-            level = next;
+            level = unique;
         }
         ordered
     }
