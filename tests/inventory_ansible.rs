@@ -130,3 +130,33 @@ fn host_patterns_select_what_ansible_lists() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn group_names_and_groups_are_ansibles() {
+    let mut failures = Vec::new();
+    let all = cases("magic");
+    assert!(all.len() >= 5);
+    for case in all {
+        let (name, dir, inv, host, var) = (&case[1], &case[2], &case[3], &case[4], &case[5]);
+        let base = root().join(dir);
+        let inventory =
+            Inventory::load(&[base.join(inv).display().to_string()]).expect("inventory loads");
+        let out = expected(name, "out");
+        let json = out
+            .split_once("=> ")
+            .map(|(_, j)| j)
+            .expect("ansible debug output");
+        let want: serde_json::Value = serde_json::from_str(json).expect("debug JSON");
+        let got = match var.as_str() {
+            "group_names" => serde_json::json!({ "group_names": inventory.group_names(host) }),
+            "groups" => serde_json::json!({ "groups": inventory.groups_map() }),
+            other => panic!("unknown magic var {other}"),
+        };
+        // The debug callback sorts keys, so group order is not observable here; host lists are
+        // compared in order.
+        if got != want {
+            failures.push(format!("{name}:\n  ansible: {want}\n  rig:     {got}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -16,6 +16,9 @@ grep -v '^#' "$HERE/cases.txt" | grep -v '^$' | while IFS='|' read -r kind name 
         # shellcheck disable=SC2086 # ARGS are space separated on purpose
         "$BIN/ansible-inventory" $a >"$OUT/$name.out" 2>"$OUT/$name.stderr"
         echo $? >"$OUT/$name.rc"
+    elif [ "$kind" = magic ]; then
+        "$BIN/ansible" -i "$a" "$b" -m debug -a "var=$c" >"$OUT/$name.out" 2>"$OUT/$name.stderr"
+        echo $? >"$OUT/$name.rc"
     else
         if [ -n "$c" ]; then
             "$BIN/ansible" -i "$a" "$b" --list-hosts --limit "$c" >"$OUT/$name.out" 2>"$OUT/$name.stderr"
