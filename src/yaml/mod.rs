@@ -78,7 +78,7 @@ pub fn load_str(text: &str, file: &str) -> Result<Loaded, YamlError> {
     }
     Ok(Loaded {
         documents,
-        warnings: constructor.warnings,
+        warnings: constructor.take_warnings(),
     })
 }
 
