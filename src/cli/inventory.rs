@@ -7,7 +7,7 @@ use std::path::Path;
 use indexmap::IndexMap;
 
 use crate::cli::InventoryArgs;
-use crate::error::ExitCode;
+use crate::error::{ExitCode, HasExitCode};
 use crate::inventory::{
     INTERNAL_STATIC_VARS, Inventory, InventoryError, PyJson, to_python_json, to_python_json_value,
 };
@@ -20,7 +20,7 @@ pub fn run(args: &InventoryArgs) -> anyhow::Result<ExitCode> {
         Ok(inv) => inv,
         Err(e) => {
             eprintln!("[ERROR]: {e}");
-            return Ok(ExitCode::Unreachable);
+            return Ok(e.exit_code());
         }
     };
     for w in &inv.warnings {
@@ -57,7 +57,7 @@ pub fn run(args: &InventoryArgs) -> anyhow::Result<ExitCode> {
         }
         Err(Failure::Inventory(e)) => {
             eprintln!("[ERROR]: {e}");
-            Ok(ExitCode::Unreachable)
+            Ok(e.exit_code())
         }
     }
 }

@@ -88,7 +88,11 @@ pub enum InventoryError {
 
 impl HasExitCode for InventoryError {
     fn exit_code(&self) -> ExitCode {
-        ExitCode::Unreachable // Ansible exits 4 on inventory/vars parse errors
+        match self {
+            // Ansible exits 4 on a vars file it cannot parse, 1 on other inventory errors.
+            InventoryError::VarsFile { .. } => ExitCode::Unreachable,
+            InventoryError::Structure { .. } | InventoryError::Other(_) => ExitCode::Error,
+        }
     }
 }
 
@@ -423,6 +427,16 @@ impl Inventory {
     /// Adds a group if new; returns its name.
     pub(crate) fn add_group(&mut self, name: &str) -> String {
         if !self.groups.contains_key(name) {
+            // Ansible's to_safe_group_name with TRANSFORM_INVALID_GROUP_CHARS=never.
+            let invalid = name
+                .starts_with(|c: char| c.is_numeric() || !(c.is_alphanumeric() || c == '_'))
+                || name.chars().any(|c| !(c.is_alphanumeric() || c == '_'));
+            if invalid {
+                let msg = "Invalid characters were found in group names but not replaced, use -vvvv to see details";
+                if !self.warnings.iter().any(|w| w.message == msg) {
+                    self.warn(msg);
+                }
+            }
             self.groups.insert(
                 name.to_string(),
                 Group {
@@ -509,20 +523,25 @@ impl Inventory {
         }
     }
 
-    /// Sets a variable on a host or group (`InventoryData.set_variable`).
-    pub(crate) fn set_variable(&mut self, entity: &str, key: &str, value: Node) {
+    /// Sets a variable on a host or group (`InventoryData.set_variable`); a group's
+    /// `ansible_group_priority` must be what Python's `int()` accepts.
+    pub(crate) fn set_variable(
+        &mut self,
+        entity: &str,
+        key: &str,
+        value: Node,
+    ) -> Result<(), String> {
         if let Some(g) = self.groups.get_mut(entity) {
             if key == "ansible_group_priority" {
-                if let Some(p) = node_to_int(&value) {
-                    g.priority = p;
-                }
-                return;
+                g.priority = python_int(&value)?;
+                return Ok(());
             }
             g.vars.insert(key.to_string(), value);
             g.source = self.current_source.clone();
         } else if let Some(h) = self.hosts.get_mut(entity) {
             h.vars.insert(key.to_string(), value);
         }
+        Ok(())
     }
 
     fn ancestors(&self, group: &str) -> HashSet<String> {
@@ -953,13 +972,42 @@ impl Inventory {
     }
 }
 
-fn node_to_int(n: &Node) -> Option<i64> {
+/// Python's `int(value)`, with its error messages.
+fn python_int(n: &Node) -> Result<i64, String> {
     match &n.value {
-        NodeValue::Int(i) => Some(*i),
-        NodeValue::Bool(b) => Some(i64::from(*b)),
-        NodeValue::Float(f) => Some(*f as i64),
-        NodeValue::Str(s) | NodeValue::Unsafe(s) => s.trim().parse().ok(),
-        _ => None,
+        NodeValue::Int(i) => Ok(*i),
+        NodeValue::Bool(b) => Ok(i64::from(*b)),
+        NodeValue::Float(f) if f.is_finite() => Ok(f.trunc() as i64),
+        NodeValue::Float(f) => Err(format!(
+            "cannot convert float {} to integer",
+            crate::yaml::python_float_repr(*f)
+        )),
+        NodeValue::Str(s) | NodeValue::Unsafe(s) => {
+            let t = s.trim();
+            let d = t.strip_prefix(['+', '-']).unwrap_or(t);
+            let valid = !d.is_empty()
+                && !d.starts_with('_')
+                && !d.ends_with('_')
+                && !d.contains("__")
+                && d.chars().all(|c| c.is_ascii_digit() || c == '_');
+            let parsed = t.replace('_', "").parse::<i64>();
+            match (valid, parsed) {
+                (true, Ok(i)) => Ok(i),
+                _ => Err(format!(
+                    "invalid literal for int() with base 10: {}",
+                    crate::yaml::py_str_repr(s)
+                )),
+            }
+        }
+        other => Err(format!(
+            "int() argument must be a string, a bytes-like object or a real number, not '{}'",
+            match other {
+                NodeValue::Null => "NoneType",
+                NodeValue::Seq(_) => "list",
+                NodeValue::Map(_) => "dict",
+                _ => "object",
+            }
+        )),
     }
 }
 

@@ -159,7 +159,8 @@ fn parse_group(
         match key.as_str() {
             "vars" => {
                 for (var, value) in items {
-                    inv.set_variable(&group, &super::vars_files::key_string(var), value.clone());
+                    inv.set_variable(&group, &super::vars_files::key_string(var), value.clone())
+                        .map_err(|e| format!("{e} ({})", var.location))?;
                 }
             }
             "children" => {
@@ -194,7 +195,8 @@ fn parse_group(
                     for h in &hosts {
                         inv.add_host(h, Some(&group), port);
                         for (k, val) in vars {
-                            inv.set_variable(h, &super::vars_files::key_string(k), val.clone());
+                            inv.set_variable(h, &super::vars_files::key_string(k), val.clone())
+                                .map_err(|e| format!("{e} ({})", k.location))?;
                         }
                     }
                 }

@@ -10,6 +10,7 @@ mod json;
 mod node;
 mod resolve;
 
+pub(crate) use construct::py_str_repr;
 pub use node::{Node, NodeValue};
 
 use crate::error::{ExitCode, HasExitCode, Location};
