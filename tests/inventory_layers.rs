@@ -100,3 +100,14 @@ fn broken_vars_files_are_errors_with_a_location() {
         "{err}"
     );
 }
+
+#[test]
+fn hosts_and_groups_added_at_run_time_are_selectable() {
+    let mut inv = Inventory::load(&["a,b,".to_string()]).unwrap();
+    inv.add_group("dyn");
+    inv.add_host("c", Some("dyn"), Some(2200));
+    inv.add_child("dyn", "a").unwrap();
+    inv.refresh();
+    assert_eq!(inv.select("dyn").unwrap().hosts, ["c", "a"]);
+    assert!(inv.groups_map()["all"].contains(&"c".to_string()));
+}

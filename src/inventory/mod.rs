@@ -425,7 +425,7 @@ impl Inventory {
     }
 
     /// Adds a group if new; returns its name.
-    pub(crate) fn add_group(&mut self, name: &str) -> String {
+    pub fn add_group(&mut self, name: &str) -> String {
         if !self.groups.contains_key(name) {
             // Ansible's to_safe_group_name with TRANSFORM_INVALID_GROUP_CHARS=never.
             let invalid = name
@@ -451,7 +451,7 @@ impl Inventory {
 
     /// Ansible's `InventoryData.add_host`: the port and the `inventory_file`/`inventory_dir`
     /// variables are set only when the host is new.
-    pub(crate) fn add_host(&mut self, name: &str, group: Option<&str>, port: Option<u32>) {
+    pub fn add_host(&mut self, name: &str, group: Option<&str>, port: Option<u32>) {
         if !self.hosts.contains_key(name) {
             let mut host = Host {
                 name: name.to_string(),
@@ -525,12 +525,7 @@ impl Inventory {
 
     /// Sets a variable on a host or group (`InventoryData.set_variable`); a group's
     /// `ansible_group_priority` must be what Python's `int()` accepts.
-    pub(crate) fn set_variable(
-        &mut self,
-        entity: &str,
-        key: &str,
-        value: Node,
-    ) -> Result<(), String> {
+    pub fn set_variable(&mut self, entity: &str, key: &str, value: Node) -> Result<(), String> {
         if let Some(g) = self.groups.get_mut(entity) {
             if key == "ansible_group_priority" {
                 g.priority = python_int(&value)?;
@@ -588,7 +583,7 @@ impl Inventory {
     }
 
     /// `InventoryData.add_child`: a group or host into a group.
-    pub(crate) fn add_child(&mut self, group: &str, child: &str) -> Result<(), String> {
+    pub fn add_child(&mut self, group: &str, child: &str) -> Result<(), String> {
         if !self.groups.contains_key(group) {
             return Err(format!("{group} is not a known group"));
         }
@@ -671,6 +666,23 @@ impl Inventory {
             }
         }
         out
+    }
+
+    /// Recomputes group depths, each host's groups and the variable caches after changing the
+    /// inventory at run time (`add_host`, `group_by`). New top-level groups go under `all`.
+    pub fn refresh(&mut self) {
+        let names: Vec<String> = self.groups.keys().cloned().collect();
+        for name in &names {
+            if name != "all" && self.ancestors(name).is_empty() {
+                // `all` is never a descendant of a parentless group.
+                let _ = self.add_child_group("all", name);
+            }
+        }
+        self.finish();
+        self.group_layers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
     }
 
     /// Computes depths and each host's groups once loading is done.
