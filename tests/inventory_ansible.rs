@@ -160,3 +160,36 @@ fn group_names_and_groups_are_ansibles() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Differential helper (run by hand): `RIG_PATTERN_DIFF=patterns.txt RIG_PATTERN_INV=hosts
+/// cargo test --test inventory_ansible -- --ignored` writes `patterns.txt.rig` with one
+/// `ansible --list-hosts`-style block per pattern, to compare with real Ansible's output.
+#[test]
+#[ignore]
+fn pattern_differential_from_env() {
+    let (Ok(path), Ok(inv)) = (
+        std::env::var("RIG_PATTERN_DIFF"),
+        std::env::var("RIG_PATTERN_INV"),
+    ) else {
+        return;
+    };
+    let inventory = Inventory::load(&[inv]).expect("inventory");
+    let mut out = String::new();
+    for p in std::fs::read_to_string(&path).expect("patterns").lines() {
+        out.push_str(&format!("### {p}\n"));
+        match inventory.select(p) {
+            Ok(sel) => {
+                let mut hosts = sel.hosts;
+                if hosts.is_empty() && rig::inventory::LOCALHOST_NAMES.contains(&p) {
+                    hosts.push(p.to_string());
+                }
+                out.push_str(&format!("  hosts ({}):\n", hosts.len()));
+                for h in hosts {
+                    out.push_str(&format!("    {h}\n"));
+                }
+            }
+            Err(e) => out.push_str(&format!("error: {e}\n")),
+        }
+    }
+    std::fs::write(format!("{path}.rig"), out).expect("write");
+}
