@@ -1554,7 +1554,20 @@ const SIZE_RANGES: [(char, u128); 9] = [
     ('B', 1),
 ];
 
-fn human_readable(v: Value, isbits: Option<bool>, unit: Option<String>) -> Result<String, Error> {
+fn human_readable(
+    v: Value,
+    isbits: Option<bool>,
+    unit: Option<String>,
+    kw: Kwargs,
+) -> Result<String, Error> {
+    let isbits = match isbits {
+        Some(b) => Some(b),
+        None => kw.get::<Option<bool>>("isbits")?,
+    };
+    let unit = match unit {
+        Some(u) => Some(u),
+        None => kw.get::<Option<String>>("unit")?,
+    };
     let size = f64::try_from(v.clone()).or_else(|_| {
         v.as_str()
             .and_then(|s| s.trim().parse::<f64>().ok())
@@ -1594,7 +1607,16 @@ fn human_to_bytes(
     v: Value,
     default_unit: Option<String>,
     isbits: Option<bool>,
+    kw: Kwargs,
 ) -> Result<Value, Error> {
+    let default_unit = match default_unit {
+        Some(u) => Some(u),
+        None => kw.get::<Option<String>>("default_unit")?,
+    };
+    let isbits = match isbits {
+        Some(b) => Some(b),
+        None => kw.get::<Option<bool>>("isbits")?,
+    };
     let s = to_text(&v);
     let t = s.trim_start();
     let num_end = t
@@ -1712,6 +1734,10 @@ impl Object for PyDateTime {
                 format!("datetime has no method {method}"),
             )),
         }
+    }
+
+    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Plain
     }
 
     fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -1949,6 +1975,63 @@ pub(crate) fn type_name(v: &Value) -> &'static str {
         ValueKind::Map => "dict",
         _ => "object",
     }
+}
+
+/// Jinja2's `dictsort(value, case_sensitive=False, by='key', reverse=False)`.
+fn dictsort(
+    v: Value,
+    case_sensitive: Option<bool>,
+    by: Option<String>,
+    reverse: Option<bool>,
+    kw: Kwargs,
+) -> Result<Value, Error> {
+    let cs = match case_sensitive {
+        Some(c) => c,
+        None => kw_bool(&kw, "case_sensitive", false)?,
+    };
+    let by = match by {
+        Some(b) => b,
+        None => kw
+            .get::<Option<String>>("by")?
+            .unwrap_or_else(|| "key".into()),
+    };
+    let reverse = match reverse {
+        Some(r) => r,
+        None => kw_bool(&kw, "reverse", false)?,
+    };
+    kw.assert_all_used()?;
+    let pos = match by.as_str() {
+        "key" => 0,
+        "value" => 1,
+        _ => return Err(err("You can only sort by either \"key\" or \"value\"")),
+    };
+    let mut pairs: Vec<(Value, Value)> = map_entries(&v)?.into_iter().collect();
+    let norm = |x: &Value| -> Value {
+        match x.as_str() {
+            Some(s) if !cs => Value::from(s.to_lowercase()),
+            _ => x.clone(),
+        }
+    };
+    pairs.sort_by(|a, b| {
+        let (x, y) = if pos == 0 { (&a.0, &b.0) } else { (&a.1, &b.1) };
+        norm(x).cmp(&norm(y))
+    });
+    if reverse {
+        pairs.reverse();
+    }
+    Ok(Value::from(
+        pairs
+            .into_iter()
+            .map(|(k, v)| Value::from(vec![k, v]))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// Jinja2's `wordcount`: the number of `\w+` runs.
+fn wordcount(v: Value) -> Result<i64, Error> {
+    let s = to_text(&v);
+    let re = py_regex(r"\w+", false, false)?;
+    Ok(re.find_iter(&s).count() as i64)
 }
 
 fn type_debug(v: Value) -> &'static str {
@@ -2246,8 +2329,8 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_filter("random", random);
     env.add_filter("shuffle", shuffle);
     env.add_filter("type_debug", type_debug);
-    env.add_filter("version_compare", version_compare);
-    env.add_filter("version", version_compare);
+    env.add_filter("dictsort", dictsort);
+    env.add_filter("wordcount", wordcount);
 
     env.add_test("version", version_compare);
     env.add_test("version_compare", version_compare);
