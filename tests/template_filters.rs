@@ -30,10 +30,8 @@ fn culprit(msg: &str) -> &str {
 fn filters_tests_lookups_match_ansible() {
     let dir = dir();
     let vars_text = std::fs::read_to_string(dir.join("vars.yml")).unwrap();
-    let opts_yaml = serde_saphyr::options! { strict_booleans: true };
-    let vars: serde_json::Value =
-        serde_saphyr::from_str_with_options(&vars_text, opts_yaml).unwrap();
-    let ctx = minijinja::Value::from(minijinja::value::Serde(vars));
+    // PyYAML semantics, as Ansible reads -e @vars.yml
+    let ctx = rig::template::yamlload::load(&vars_text).unwrap();
     // SAFETY: this test binary has a single test, so no other thread reads the environment.
     unsafe { std::env::set_var("RIG_TEMPLATE_TEST_ENV", "from-env-test") };
     std::env::set_current_dir(&dir).unwrap();

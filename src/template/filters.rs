@@ -497,22 +497,16 @@ fn from_yaml(v: Value) -> Result<Value, Error> {
     let Some(s) = v.as_str() else {
         return Ok(v);
     };
-    let j: serde_json::Value =
-        serde_saphyr::from_str(s).map_err(|e| err(format!("from_yaml: {e}")))?;
-    Ok(Value::from(minijinja::value::Serde(&j)))
+    super::yamlload::load(s).map_err(|e| err(format!("from_yaml: {e}")))
 }
 
 fn from_yaml_all(v: Value) -> Result<Value, Error> {
     let Some(s) = v.as_str() else {
         return Ok(v);
     };
-    let docs: Vec<serde_json::Value> =
-        serde_saphyr::from_multiple(s).map_err(|e| err(format!("from_yaml_all: {e}")))?;
-    Ok(Value::from(
-        docs.iter()
-            .map(|d| Value::from(minijinja::value::Serde(d)))
-            .collect::<Vec<_>>(),
-    ))
+    super::yamlload::load_all(s)
+        .map(Value::from)
+        .map_err(|e| err(format!("from_yaml_all: {e}")))
 }
 
 fn to_yaml(v: Value, kw: Kwargs) -> Result<String, Error> {

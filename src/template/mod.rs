@@ -13,6 +13,7 @@ mod pyrandom;
 pub mod pyrepr;
 mod rewrite;
 pub mod yamldump;
+pub mod yamlload;
 
 use crate::error::{ExitCode, HasExitCode, Location};
 use minijinja::value::ValueKind;
