@@ -701,3 +701,60 @@ fn unclosed_block_hint(err: &minijinja::Error, src: &str, d: &Delims) -> Option<
             .join(" or ")
     ))
 }
+
+/// The variables Ansible's `template` action adds for one template
+/// (`generate_ansible_template_vars`): `template_host`, `template_path` (the `src` argument),
+/// `template_fullpath`, `template_destpath`, `template_uid`, `template_mtime`,
+/// `template_run_date`, and `ansible_managed` ("Ansible managed", unless `managed` overrides it).
+/// The caller merges them over the task vars; a user-set `ansible_managed` wins.
+pub fn template_module_vars(
+    src_arg: &str,
+    fullpath: &Path,
+    dest: Option<&str>,
+) -> indexmap::IndexMap<String, Value> {
+    use std::os::unix::fs::MetadataExt;
+    let mut m = indexmap::IndexMap::new();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    m.insert("template_host".into(), Value::from(host));
+    m.insert("template_path".into(), Value::from(src_arg));
+    let meta = std::fs::metadata(fullpath).ok();
+    let mtime = meta.as_ref().map(|md| {
+        let ts = jiff::Timestamp::from_second(md.mtime()).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        ts.to_zoned(jiff::tz::TimeZone::system()).datetime()
+    });
+    m.insert(
+        "template_mtime".into(),
+        mtime.map_or(Value::from(()), |d| {
+            Value::from_object(filters::PyDateTime(d))
+        }),
+    );
+    let uid = meta.as_ref().map(|md| md.uid());
+    let uid_name = uid.map(|u| {
+        std::fs::read_to_string("/etc/passwd")
+            .ok()
+            .and_then(|p| {
+                p.lines().find_map(|l| {
+                    let f: Vec<&str> = l.split(':').collect();
+                    (f.len() > 2 && f[2] == u.to_string()).then(|| f[0].to_string())
+                })
+            })
+            .map_or(Value::from(u), Value::from)
+    });
+    m.insert("template_uid".into(), uid_name.unwrap_or(Value::from(())));
+    m.insert(
+        "template_run_date".into(),
+        Value::from_object(filters::PyDateTime(filters::now_local(false))),
+    );
+    m.insert(
+        "template_destpath".into(),
+        dest.map_or(Value::from(()), Value::from),
+    );
+    m.insert(
+        "template_fullpath".into(),
+        Value::from(fullpath.display().to_string()),
+    );
+    m.insert("ansible_managed".into(), Value::from("Ansible managed"));
+    m
+}
