@@ -72,7 +72,7 @@ fn bare_expressions() {
     assert!(t.eval_expr("n > 5 and s == 'hi'", &c).unwrap().is_true());
     assert!(!t.eval_expr("'no' | bool", &c).unwrap().is_true());
     assert_eq!(t.eval_expr("'%03d' % n", &c).unwrap(), Value::from("007"));
-    assert!(t.eval_expr("missing is defined", &c).unwrap().is_true() == false);
+    assert!(!t.eval_expr("missing is defined", &c).unwrap().is_true());
 }
 
 #[test]
