@@ -184,6 +184,7 @@ impl TemplateOptions {
             var_end: self.variable_end_string.clone(),
             comment_start: self.comment_start_string.clone(),
             comment_end: self.comment_end_string.clone(),
+            trim_blocks: self.trim_blocks,
         }
     }
 
@@ -533,6 +534,8 @@ impl Templar {
         rctx: Arc<RenderCtx>,
         pad: bool,
     ) -> Result<Value, TemplateError> {
+        // Ansible pads with the module's newline_sequence: a header override does not reach it.
+        let pad_newline = opts.newline_sequence.clone();
         let body = opts.apply_header(source, name)?;
         let header_len = source.len() - body.len();
         let env = self.env_for(opts, rctx)?;
@@ -561,7 +564,7 @@ impl Templar {
             let want = count_trailing_newlines(source);
             let have = count_trailing_newlines(&out);
             if want > have {
-                out.push_str(&opts.newline_sequence.repeat(want - have));
+                out.push_str(&pad_newline.repeat(want - have));
                 return Ok(Value::from(out));
             }
         }

@@ -13,6 +13,8 @@ pub struct Delims {
     pub var_end: String,
     pub comment_start: String,
     pub comment_end: String,
+    /// trim_blocks is on (then the newline after `{% raw %}` must survive, as in Jinja2).
+    pub trim_blocks: bool,
 }
 
 impl Default for Delims {
@@ -24,6 +26,7 @@ impl Default for Delims {
             var_end: "}}".into(),
             comment_start: "{#".into(),
             comment_end: "#}".into(),
+            trim_blocks: true,
         }
     }
 }
@@ -67,6 +70,10 @@ pub fn rewrite(src: &str, d: &Delims, newline_sequence: &str) -> String {
         i = end + close.len();
         // raw blocks: copy verbatim up to the endraw tag
         if kind == 1 && body.trim().trim_matches('-').trim() == "raw" {
+            // Jinja2 does not apply trim_blocks to `{% raw %}`; minijinja does: double the newline
+            if d.trim_blocks && !body.ends_with('-') && src[i..].starts_with('\n') {
+                out.push('\n');
+            }
             let mut j = i;
             loop {
                 let Some(p) = src[j..].find(d.block_start.as_str()) else {
@@ -309,5 +316,9 @@ mod tests {
     fn newline_sequence() {
         let d = Delims::default();
         assert_eq!(rewrite("a\n{{ x }}\n", &d, "\r\n"), "a\r\n{{ x }}\r\n");
+        assert_eq!(
+            rewrite("{% raw %}\nx{% endraw %}", &d, "\n"),
+            "{% raw %}\n\nx{% endraw %}"
+        );
     }
 }

@@ -15,6 +15,10 @@ while IFS=$'\t' read -r name tpl; do
   printf '%s\n' "$tpl" > "cases/$name.snip"
   names+=("$name")
 done < snippets.txt
+# whole templates (multi-line, headers, includes) are copied as they are
+for t in templates/*.j2; do
+  name=$(basename "$t" .j2); cp "$t" "cases/$name.snip"; names+=("$name")
+done
 out=$(mktemp -d)
 json=$(printf '%s\n' "${names[@]}" | "$bin/python" -c 'import json,sys; print(json.dumps({"names": sys.stdin.read().split()}))')
 "$bin/ansible-playbook" -i localhost, render.yml -e @vars.yml -e "$json" -e "out_dir=$out" > "$out/log" 2>&1 || { tail -20 "$out/log"; exit 1; }
