@@ -66,6 +66,25 @@ fn mixed_text_renders_to_string_and_plain_strings_pass_through() {
 }
 
 #[test]
+fn omit_renders_empty_and_drops_out_of_containers() {
+    // measured with ansible-core 2.19.14:
+    // 'a=[{{ x | default(omit) }}] b={{ [1, omit, 2] }} c={{ omit is defined }}' → 'a=[] b=[1, 2] c=True'
+    let t = Templar::new();
+    let c = Value::from_pairs([("omit", rig::template::omit_value())]);
+    let out = t
+        .render_str(
+            "x",
+            "a=[{{ x | default(omit) }}] b={{ [1, omit, 2] }} c={{ omit is defined }}\n",
+            &c,
+        )
+        .unwrap();
+    assert_eq!(out, "a=[] b=[1, 2] c=True\n");
+    assert!(rig::template::is_omit(
+        &t.template_value("{{ x | default(omit) }}", &c).unwrap()
+    ));
+}
+
+#[test]
 fn bare_expressions() {
     let t = Templar::new();
     let c = ctx();

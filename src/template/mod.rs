@@ -15,6 +15,8 @@ mod rewrite;
 pub mod yamldump;
 pub mod yamlload;
 
+pub use pyrepr::{is_omit, omit_value};
+
 use crate::error::{ExitCode, HasExitCode, Location};
 use minijinja::value::ValueKind;
 use minijinja::{Environment, UndefinedBehavior, Value};
@@ -435,9 +437,9 @@ fn formatter(
         ValueKind::String => out
             .write_str(value.as_str().unwrap_or_default())
             .map_err(Into::into),
+        _ if pyrepr::is_omit(value) => Ok(()),
         _ => out.write_str(&pyrepr::repr(value)).map_err(Into::into),
     };
-    let _ = out.write_str("");
     res
 }
 
@@ -577,6 +579,7 @@ impl Templar {
         match v.kind() {
             ValueKind::String => v.as_str().unwrap_or_default().to_string(),
             ValueKind::None => String::new(),
+            _ if pyrepr::is_omit(&v) => String::new(),
             _ => pyrepr::repr(&v),
         }
     }
