@@ -428,7 +428,7 @@ fn formatter(
         e.0 += 1;
         e.1 = Some(value.clone());
     });
-    let res = match value.kind() {
+    match value.kind() {
         ValueKind::None => Ok(()),
         ValueKind::Undefined => Err(minijinja::Error::new(
             minijinja::ErrorKind::UndefinedError,
@@ -439,8 +439,7 @@ fn formatter(
             .map_err(Into::into),
         _ if pyrepr::is_omit(value) => Ok(()),
         _ => out.write_str(&pyrepr::repr(value)).map_err(Into::into),
-    };
-    res
+    }
 }
 
 impl Templar {
