@@ -85,6 +85,24 @@ fn omit_renders_empty_and_drops_out_of_containers() {
 }
 
 #[test]
+fn percent_formatting_follows_python() {
+    let t = Templar::new();
+    let c = ctx();
+    let r = |s: &str| t.render_str("x", s, &c).unwrap();
+    assert_eq!(r("{{ '%s|%s' % (1, 2) }}"), "1|2");
+    assert_eq!(r("{{ '%s' % [5] }}"), "[5]");
+    assert_eq!(r("{{ '%s' % (5,) }}"), "5");
+    assert_eq!(r("{{ '%s' % l }}"), "[1, 'a']");
+    // a variable format string with a tuple/str right side is formatting too
+    let c2 = Value::from_pairs([("fmt", Value::from("%s=%03d")), ("n", Value::from(7))]);
+    assert_eq!(
+        t.render_str("x", "{{ fmt % ('k', n) }} {{ n % 4 }}", &c2)
+            .unwrap(),
+        "k=007 3"
+    );
+}
+
+#[test]
 fn bare_expressions() {
     let t = Templar::new();
     let c = ctx();
