@@ -568,8 +568,26 @@ fn to_nice_yaml(v: Value, indent: Option<usize>, kw: Kwargs) -> Result<String, E
 
 // ---------------------------------------------------------------- core Ansible filters
 
-fn ansible_default(value: Value, default: Option<Value>, boolean: Option<bool>) -> Value {
-    let default = default.unwrap_or_else(|| Value::from(""));
+/// Ansible's `default(default_value='', boolean=False)`; an undefined `default_value` stays
+/// undefined, so that `a | default(b) | default('c')` falls through to 'c'.
+fn ansible_default(value: Value, args: Rest<Value>, kw: Kwargs) -> Result<Value, Error> {
+    let default = match args.first() {
+        Some(d) => d.clone(),
+        None => kw
+            .get::<Option<Value>>("default_value")?
+            .unwrap_or_else(|| Value::from("")),
+    };
+    let boolean = match args.get(1) {
+        Some(b) => b.is_true(),
+        None => kw_bool(&kw, "boolean", false)?,
+    };
+    if args.len() > 2 {
+        return Err(Error::from(ErrorKind::TooManyArguments));
+    }
+    Ok(ansible_default_inner(value, default, Some(boolean)))
+}
+
+fn ansible_default_inner(value: Value, default: Value, boolean: Option<bool>) -> Value {
     if value.is_undefined() {
         return default;
     }
@@ -2305,8 +2323,12 @@ fn path_of(v: &Value) -> String {
 // ---------------------------------------------------------------- more core filters
 
 /// `to_uuid`: UUIDv5 in Ansible's namespace (361E6D51-FAEC-444A-9079-341386DA8E2E).
-fn to_uuid(v: Value, namespace: Option<String>) -> Result<String, Error> {
+fn to_uuid(v: Value, namespace: Option<String>, kw: Kwargs) -> Result<String, Error> {
     use sha1::Digest;
+    let namespace = match namespace {
+        Some(n) => Some(n),
+        None => kw.get::<Option<String>>("namespace")?,
+    };
     let ns = namespace.unwrap_or_else(|| "361E6D51-FAEC-444A-9079-341386DA8E2E".into());
     let hex: String = ns.chars().filter(|c| c.is_ascii_hexdigit()).collect();
     if hex.len() != 32 {
@@ -2721,41 +2743,50 @@ fn result_flag_test(
     }
 }
 
-fn uri_test(v: Value, schemes: Option<Value>) -> Result<bool, Error> {
-    let s = to_text(&v);
-    let Some((scheme, _)) = s.split_once(':') else {
-        return Ok(false);
-    };
-    if scheme.is_empty()
-        || !scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
-    {
-        return Ok(false);
-    }
-    match schemes {
-        Some(list) if !list.is_none() => {
-            Ok(items(&list)?.iter().any(|x| x.as_str() == Some(scheme)))
+/// Python's `urlparse(value).scheme` (empty when there is none).
+fn url_scheme(s: &str) -> String {
+    match s.find(':') {
+        Some(i)
+            if i > 0
+                && s[..i].starts_with(|c: char| c.is_ascii_alphabetic())
+                && s[..i]
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
+        {
+            s[..i].to_lowercase()
         }
+        _ => String::new(),
+    }
+}
+
+/// Ansible's `uri` test: any string parses; with `schemes`, the scheme must be one of them.
+fn uri_test(v: Value, schemes: Option<Value>) -> Result<bool, Error> {
+    let scheme = url_scheme(&to_text(&v));
+    match schemes {
+        Some(list) if !list.is_none() && list.len() != Some(0) => Ok(items(&list)?
+            .iter()
+            .any(|x| x.as_str() == Some(scheme.as_str()))),
         _ => Ok(true),
     }
 }
 
+/// Ansible's `url` test: a `uri` with a netloc (or the `file` scheme).
 fn url_test(v: Value, schemes: Option<Value>) -> Result<bool, Error> {
     let s = to_text(&v);
-    let Some((scheme, rest)) = s.split_once("://") else {
+    if !uri_test(v, schemes)? {
         return Ok(false);
+    }
+    let scheme = url_scheme(&s);
+    let rest = if scheme.is_empty() {
+        s.as_str()
+    } else {
+        &s[scheme.len() + 1..]
     };
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if scheme.is_empty() || host.is_empty() {
-        return Ok(false);
-    }
-    match schemes {
-        Some(list) if !list.is_none() => {
-            Ok(items(&list)?.iter().any(|x| x.as_str() == Some(scheme)))
-        }
-        _ => Ok(true),
-    }
+    let netloc = rest
+        .strip_prefix("//")
+        .map(|r| r.split(['/', '?', '#']).next().unwrap_or(""))
+        .unwrap_or("");
+    Ok(!netloc.is_empty() || scheme == "file")
 }
 
 /// Registers the filters and tests on `env`.
@@ -2941,10 +2972,7 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     });
     env.add_test("uri", uri_test);
     env.add_test("url", url_test);
-    env.add_test("urn", |v: Value| -> bool {
-        let s = to_text(&v);
-        s.to_lowercase().starts_with("urn:") && s.splitn(3, ':').count() == 3
-    });
+    env.add_test("urn", |v: Value| url_scheme(&to_text(&v)) == "urn");
     for n in ["failed", "failure"] {
         env.add_test(n, test_failed);
     }
