@@ -137,7 +137,12 @@ fn errors_name_the_culprit_with_line_and_column() {
     let e = t
         .render_template_file(&p, &ctx(), &TemplateOptions::default())
         .unwrap_err();
-    assert!(e.message.contains("missing_attr"), "{}", e.message);
+    assert!(
+        e.message
+            .starts_with("object of type 'dict' has no attribute 'missing_attr'"),
+        "{}",
+        e.message
+    );
 
     std::fs::write(&p, "{{ 1 | nope_filter }}").unwrap();
     let e = t

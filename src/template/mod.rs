@@ -548,6 +548,7 @@ impl Templar {
             if let Some(msg) = unclosed_block_hint(&e, &src, &d) {
                 te.message.push_str(&msg);
             }
+            name_parent_type(&env, ctx, &mut te.message);
             if header_len > 0
                 && let Some(loc) = te.location.as_mut()
                 && &*loc.file == name
@@ -655,6 +656,32 @@ impl Templar {
             _ => Ok(v.clone()),
         }
     }
+}
+
+/// "object has no attribute 'x' ('a.b.x' is undefined)" → Ansible's "object of type 'dict' has
+/// no attribute 'x'", when the parent `a.b` can be evaluated from the top-level variables.
+fn name_parent_type(env: &Environment<'static>, ctx: &Value, message: &mut String) {
+    let Some(rest) = message.strip_prefix("object has no ") else {
+        return;
+    };
+    let Some(open) = rest.find("('") else { return };
+    let Some(close) = rest[open..].find("' is undefined)") else {
+        return;
+    };
+    let culprit = &rest[open + 2..open + close];
+    let parent = match culprit.rfind(['.', '[']) {
+        Some(i) => &culprit[..i],
+        None => return,
+    };
+    let Ok(expr) = env.compile_expression(parent) else {
+        return;
+    };
+    let Ok(v) = expr.eval(ctx) else { return };
+    if v.is_undefined() {
+        return;
+    }
+    let ty = filters::type_name(&v);
+    *message = format!("object of type '{ty}' has no {rest}");
 }
 
 /// True when the rendered text is exactly the one emitted value (no template text around it).
