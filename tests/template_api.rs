@@ -181,3 +181,18 @@ fn includes_resolve_through_the_search_path() {
         .unwrap();
     assert_eq!(out, "[part hi]\n");
 }
+
+#[test]
+fn password_lookup_creates_the_file_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("creds/pw.txt");
+    let c = Value::from_pairs([("p", Value::from(pw.display().to_string()))]);
+    let t = Templar::new();
+    let tpl = "{{ lookup('password', p ~ ' length=12 chars=digits') }}";
+    let first = t.render_str("x", tpl, &c).unwrap();
+    assert_eq!(first.len(), 12, "{first}");
+    assert!(first.chars().all(|ch| ch.is_ascii_digit()), "{first}");
+    assert_eq!(std::fs::read_to_string(&pw).unwrap(), format!("{first}\n"));
+    // the second lookup reads the stored password back
+    assert_eq!(t.render_str("x", tpl, &c).unwrap(), first);
+}
