@@ -196,3 +196,32 @@ fn password_lookup_creates_the_file_once() {
     // the second lookup reads the stored password back
     assert_eq!(t.render_str("x", tpl, &c).unwrap(), first);
 }
+
+#[test]
+fn strings_and_expressions_see_the_search_path() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("files")).unwrap();
+    std::fs::write(dir.path().join("files/motd.txt"), "welcome\n\n").unwrap();
+    let t = Templar::new();
+    let c = ctx();
+    let sp = vec![dir.path().to_path_buf()];
+    assert_eq!(
+        t.template_value_in("{{ lookup('file', 'motd.txt') }}", &c, &sp)
+            .unwrap(),
+        Value::from("welcome")
+    );
+    assert_eq!(
+        t.render_str_in("x", "[{{ lookup('file', 'motd.txt') }}]", &c, &sp)
+            .unwrap(),
+        "[welcome]"
+    );
+    assert!(
+        t.eval_expr_in("lookup('file', 'motd.txt') == 'welcome'", &c, &sp)
+            .unwrap()
+            .is_true()
+    );
+    assert!(
+        t.template_value("{{ lookup('file', 'motd.txt') }}", &c)
+            .is_err()
+    );
+}

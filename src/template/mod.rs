@@ -539,7 +539,15 @@ impl Templar {
         let pad_newline = opts.newline_sequence.clone();
         let body = opts.apply_header(source, name)?;
         let header_len = source.len() - body.len();
-        let env = self.env_for(opts, rctx)?;
+        // the shared environment serves plain strings; a file render or a search path gets its own
+        let owned;
+        let env: &Environment<'static> = if opts.is_default_syntax() && rctx.search_path.is_empty()
+        {
+            &self.env
+        } else {
+            owned = self.env_for(opts, rctx)?;
+            &owned
+        };
         let d = opts.delims();
         let src = rewrite::rewrite(body, &d, &opts.newline_sequence);
         let (out, (count, last)) = with_emits(|| env.render_named_str(name, &src, ctx));
@@ -548,7 +556,7 @@ impl Templar {
             if let Some(msg) = unclosed_block_hint(&e, &src, &d) {
                 te.message.push_str(&msg);
             }
-            name_parent_type(&env, ctx, &mut te.message);
+            name_parent_type(env, ctx, &mut te.message);
             if header_len > 0
                 && let Some(loc) = te.location.as_mut()
                 && &*loc.file == name
@@ -592,22 +600,60 @@ impl Templar {
         source: &str,
         ctx: &Value,
     ) -> Result<String, TemplateError> {
+        self.render_str_in(name, source, ctx, &[])
+    }
+
+    /// [`Templar::render_str`] with a search path for lookups and includes (a role's and the
+    /// playbook's directories; `files/` and `templates/` subdirectories are searched first).
+    pub fn render_str_in(
+        &self,
+        name: &str,
+        source: &str,
+        ctx: &Value,
+        search_path: &[PathBuf],
+    ) -> Result<String, TemplateError> {
         let mut opts = TemplateOptions::default();
-        let rctx = Arc::new(RenderCtx::default());
+        let rctx = Arc::new(RenderCtx {
+            search_path: search_path.to_vec(),
+        });
         self.render_source(name, source, ctx, &mut opts, rctx, true)
             .map(Self::to_output)
     }
 
+    /// [`Templar::eval_expr`] with a search path for lookups.
+    pub fn eval_expr_in(
+        &self,
+        expr: &str,
+        ctx: &Value,
+        search_path: &[PathBuf],
+    ) -> Result<Value, TemplateError> {
+        if search_path.is_empty() {
+            return self.eval_expr(expr, ctx);
+        }
+        let rctx = Arc::new(RenderCtx {
+            search_path: search_path.to_vec(),
+        });
+        let env = self.env_for(&TemplateOptions::default(), rctx)?;
+        Self::eval_in_env(&env, expr, ctx)
+    }
+
     /// Evaluates a bare expression (as in `when:`) to a value.
     pub fn eval_expr(&self, expr: &str, ctx: &Value) -> Result<Value, TemplateError> {
+        Self::eval_in_env(&self.env, expr, ctx)
+    }
+
+    fn eval_in_env(
+        env: &Environment<'static>,
+        expr: &str,
+        ctx: &Value,
+    ) -> Result<Value, TemplateError> {
         let rewritten = rewrite::rewrite(&format!("{{{{{expr}}}}}"), &Delims::default(), "\n");
         let rewritten = rewritten
             .strip_prefix("{{")
             .and_then(|s| s.strip_suffix("}}"))
             .unwrap_or(expr)
             .to_string();
-        let compiled = self
-            .env
+        let compiled = env
             .compile_expression_owned(rewritten)
             .map_err(|e| TemplateError::from_minijinja(&e, expr, Some(expr)))?;
         compiled
@@ -618,27 +664,51 @@ impl Templar {
     /// Ansible 2.19's rule for a string in vars/arguments: no template markers → the string
     /// unchanged; exactly one `{{ expr }}` → the expression's native value; else rendered text.
     pub fn template_value(&self, s: &str, ctx: &Value) -> Result<Value, TemplateError> {
+        self.template_value_in(s, ctx, &[])
+    }
+
+    /// [`Templar::template_value`] with a search path for lookups (see [`Templar::render_str_in`]).
+    pub fn template_value_in(
+        &self,
+        s: &str,
+        ctx: &Value,
+        search_path: &[PathBuf],
+    ) -> Result<Value, TemplateError> {
         if !s.contains("{{") && !s.contains("{%") && !s.contains("{#") {
             return Ok(Value::from(s));
         }
         let mut opts = TemplateOptions::default();
-        let rctx = Arc::new(RenderCtx::default());
+        let rctx = Arc::new(RenderCtx {
+            search_path: search_path.to_vec(),
+        });
         self.render_source(s, s, ctx, &mut opts, rctx, true)
     }
 
     /// [`Templar::template_value`] over a whole value: strings are templated, lists and maps
     /// recursively; a safe string (`!unsafe`) is returned as is.
     pub fn template_any(&self, v: &Value, ctx: &Value) -> Result<Value, TemplateError> {
+        self.template_any_in(v, ctx, &[])
+    }
+
+    /// [`Templar::template_any`] with a search path for lookups.
+    pub fn template_any_in(
+        &self,
+        v: &Value,
+        ctx: &Value,
+        search_path: &[PathBuf],
+    ) -> Result<Value, TemplateError> {
         match v.kind() {
             ValueKind::String if v.is_safe() => Ok(v.clone()),
-            ValueKind::String => self.template_value(v.as_str().unwrap_or_default(), ctx),
+            ValueKind::String => {
+                self.template_value_in(v.as_str().unwrap_or_default(), ctx, search_path)
+            }
             ValueKind::Seq => {
                 let mut out = Vec::new();
                 for item in v
                     .try_iter()
                     .map_err(|e| TemplateError::new(e.to_string(), None))?
                 {
-                    out.push(self.template_any(&item, ctx)?);
+                    out.push(self.template_any_in(&item, ctx, search_path)?);
                 }
                 Ok(Value::from(out))
             }
@@ -649,7 +719,10 @@ impl Templar {
                     .map_err(|e| TemplateError::new(e.to_string(), None))?
                 {
                     let val = v.get_item(&key).unwrap_or_default();
-                    out.insert(self.template_any(&key, ctx)?, self.template_any(&val, ctx)?);
+                    out.insert(
+                        self.template_any_in(&key, ctx, search_path)?,
+                        self.template_any_in(&val, ctx, search_path)?,
+                    );
                 }
                 Ok(Value::from_object(out))
             }
