@@ -118,8 +118,18 @@ def events(lines):
     return out
 
 
+HOSTS_HEADER = re.compile(r"^\s+hosts \((\d+)\):$")
+
+
 def stdout_mode(lines):
     res = [l.rstrip() for l in lines]
+    # --list-hosts prints each play's hosts in an order that changes from run to run
+    # (set iteration under Python's hash randomization): sort each "hosts (N):" block
+    for i, line in enumerate(res):
+        m = HOSTS_HEADER.match(line)
+        if m:
+            n = int(m.group(1))
+            res[i + 1 : i + 1 + n] = sorted(res[i + 1 : i + 1 + n])
     while res and res[0] == "":
         res.pop(0)
     while res and res[-1] == "":
