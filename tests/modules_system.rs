@@ -579,6 +579,32 @@ async fn get_url_downloads_verifies_and_keeps_dest_on_mismatch() {
         .unwrap();
     assert_eq!(field(&r, "msg"), "HTTP Error 304: Not Modified");
     assert_eq!(field(&r, "mode"), "0640");
+    // no curl on the target: downloaded on the controller (cached by checksum), pushed,
+    // verified on the target before the rename
+    lab.sh("mv /usr/bin/curl /usr/bin/curl.rig-hidden").await;
+    let fb = "/tmp/rig-gu/fallback.tgz";
+    let a =
+        json!({"url": url, "dest": fb, "checksum": format!("sha256:{base}/rigtest/SHA256SUMS")});
+    let r1 = lab.run(&gu, a.clone(), false, false).await;
+    let r2 = lab.run(&gu, a.clone(), false, false).await;
+    let bad = lab.run(&gu, json!({"url": url, "dest": "/tmp/rig-gu/bad.tgz", "checksum": format!("sha256:{wrong}")}), false, false).await;
+    lab.sh("mv /usr/bin/curl.rig-hidden /usr/bin/curl").await;
+    let r1 = r1.unwrap();
+    assert!(r1.changed, "{r1:?}");
+    assert_eq!(field(&r1, "status_code"), "200");
+    assert!(lab.sh(&format!("sha256sum < {fb}")).await.starts_with(&hex));
+    let r2 = r2.unwrap();
+    assert!(!r2.changed);
+    assert_eq!(field(&r2, "msg"), "file already exists");
+    let e = failure(bad);
+    assert!(
+        e.contains(&format!("did not match {wrong}; it was {hex}.")),
+        "{e}"
+    );
+    assert_eq!(
+        lab.sh("ls -A /tmp/rig-gu | xargs").await.trim(),
+        "dir fallback.tgz payload.tar.gz"
+    );
 }
 
 #[tokio::test]
@@ -703,15 +729,30 @@ async fn apt_repository_adds_file_updates_cache_and_reverts_on_failure() {
     let Some(lab) = lab("apt_repository", 1) else {
         return;
     };
-    let ar = module("apt_repository");
-    lab.sh("rm -f /etc/apt/sources.list.d/labgw_8082.list /etc/apt/sources.list.d/rig-bad.list")
-        .await;
-    let Ok(url) = std::env::var("RIG_LAB_REPO_URL") else {
-        eprintln!("skipping apt_repository: RIG_LAB_REPO_URL is not set");
+    let Some((dir, url)) = common_system::http_fixture("apt_repository") else {
         return;
     };
-    let repo = format!("deb [trusted=yes] {url}/ ./");
-    let file = "/etc/apt/sources.list.d/labgw_8082.list";
+    common_system::write_fixtures(&dir);
+    let ar = module("apt_repository");
+    // an (empty) flat repository under the lab's http server
+    let repo = format!("deb [trusted=yes] {url}/rigtest/ ./");
+    let stem: String = url
+        .split("://")
+        .nth(1)
+        .unwrap_or("")
+        .chars()
+        .chain("/rigtest/".chars())
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { ' ' })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join("_");
+    let file = format!("/etc/apt/sources.list.d/{stem}.list");
+    let file = file.as_str();
+    lab.sh(&format!(
+        "rm -f {file} /etc/apt/sources.list.d/rig-bad.list"
+    ))
+    .await;
     let a = json!({"repo": repo});
     let r = lab.run(&ar, a.clone(), true, true).await.unwrap();
     assert!(r.changed);

@@ -135,6 +135,12 @@ pub fn http_fixture(test: &str) -> Option<(PathBuf, String)> {
 /// `top/sub/b.txt`), a corrupt one, and checksum files in the formats get_url reads.
 /// Returns the tarball's sha256.
 pub fn write_fixtures(dir: &Path) -> String {
+    // Tests run in parallel: write the files once per test process.
+    static ONCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ONCE.get_or_init(|| write_fixtures_now(dir)).clone()
+}
+
+fn write_fixtures_now(dir: &Path) -> String {
     use sha2::Digest;
     let d = dir.join("rigtest");
     let src = d.join("src");
@@ -174,6 +180,8 @@ pub fn write_fixtures(dir: &Path) -> String {
     corrupt.truncate(bytes.len() / 2);
     corrupt.extend_from_slice(b"garbage");
     std::fs::write(d.join("corrupt.tar.gz"), corrupt).unwrap();
+    // an empty flat apt repository (for apt_repository)
+    std::fs::write(d.join("Packages"), "").unwrap();
     hex
 }
 
