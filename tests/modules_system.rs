@@ -629,6 +629,13 @@ async fn unarchive_extracts_once_and_refuses_corrupt_archives() {
     let r = lab.run(&ua, a.clone(), false, false).await.unwrap();
     assert!(r.changed, "{r:?}");
     assert_eq!(field(&r, "handler"), "TgzArchive");
+    assert_eq!(
+        r.data["extract_results"]
+            .get_attr("rc")
+            .unwrap()
+            .to_string(),
+        "0"
+    );
     assert!(field(&r, "files").contains("top/sub/b.txt"), "{r:?}");
     let snap = || async {
         lab.sh("cd /tmp/rig-ua && find . -printf '%p %s %T@ %m\\n' | sort; cat top/a.txt")
@@ -870,4 +877,148 @@ async fn pip_in_a_new_virtualenv() {
         e.contains("No matching distribution found for no-such-dist-x"),
         "{e}"
     );
+}
+
+#[tokio::test]
+async fn wait_for_files_and_ports() {
+    let Some(lab) = lab("wait_for", 0) else {
+        return;
+    };
+    let Some((_, base)) = common_system::http_fixture("wait_for") else {
+        return;
+    };
+    let wf = module("wait_for");
+    lab.sh("rm -f /tmp/rig-wf; setsid sh -c 'sleep 2; echo \"port=8082 up\" > /tmp/rig-wf' >/dev/null 2>&1 < /dev/null &").await;
+    let r = lab
+        .run(&wf, json!({"path": "/tmp/rig-wf", "search_regex": "port=(?P<port>\\d+) (\\w+)", "timeout": 30}), false, false)
+        .await
+        .unwrap();
+    assert!(!r.changed);
+    assert_eq!(
+        r.data["match_groupdict"]
+            .get_attr("port")
+            .unwrap()
+            .to_string(),
+        "8082"
+    );
+    assert_eq!(field(&r, "match_groups"), "['8082', 'up']");
+    assert!(field(&r, "elapsed").parse::<i64>().unwrap() >= 1, "{r:?}");
+    let gw = base
+        .split("://")
+        .nth(1)
+        .unwrap_or("")
+        .split('/')
+        .next()
+        .unwrap_or("");
+    let (h, p) = gw.split_once(':').unwrap_or((gw, "80"));
+    let r = lab
+        .run(
+            &wf,
+            json!({"host": h, "port": p.parse::<i64>().unwrap(), "timeout": 10}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(field(&r, "state"), "started");
+    let r = lab
+        .run(
+            &wf,
+            json!({"port": 9, "state": "stopped", "timeout": 10}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(!r.changed);
+    let e = failure(
+        lab.run(&wf, json!({"port": 9, "timeout": 2}), false, false)
+            .await,
+    );
+    assert_eq!(e, "Timeout when waiting for 127.0.0.1:9");
+    let e = failure(
+        lab.run(
+            &wf,
+            json!({"path": "/tmp/rig-wf", "state": "absent", "timeout": 2, "msg": "still there"}),
+            false,
+            false,
+        )
+        .await,
+    );
+    assert_eq!(e, "still there");
+}
+
+#[tokio::test]
+async fn uri_requests_from_the_target() {
+    let Some(lab) = lab("uri", 0) else { return };
+    let Some((dir, base)) = common_system::http_fixture("uri") else {
+        return;
+    };
+    let hex = common_system::write_fixtures(&dir);
+    let uri = module("uri");
+    let r = lab
+        .run(
+            &uri,
+            json!({"url": format!("{base}/rigtest/payload.tar.gz.sha256"), "return_content": true}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(!r.changed);
+    assert_eq!(field(&r, "status"), "200");
+    assert_eq!(field(&r, "content"), format!("{hex}\n"));
+    assert_eq!(field(&r, "msg"), "OK (65 bytes)");
+    let r = lab
+        .run(
+            &uri,
+            json!({"url": format!("{base}/rigtest/data.json")}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.data["json"].get_attr("name").unwrap().to_string(), "rig");
+    assert_eq!(field(&r, "content_type"), "application/json");
+    let e = failure(
+        lab.run(
+            &uri,
+            json!({"url": format!("{base}/rigtest/nope")}),
+            false,
+            false,
+        )
+        .await,
+    );
+    assert_eq!(
+        e,
+        "Status code was 404 and not [200]: HTTP Error 404: File not found"
+    );
+    let r = lab
+        .run(
+            &uri,
+            json!({"url": format!("{base}/rigtest/nope"), "status_code": [200, 404]}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(field(&r, "status"), "404");
+    lab.sh("rm -f /tmp/rig-uri.json").await;
+    let r = lab
+        .run(
+            &uri,
+            json!({"url": format!("{base}/rigtest/data.json"), "dest": "/tmp/rig-uri.json"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(
+        lab.sh("cat /tmp/rig-uri.json").await,
+        "{\"name\": \"rig\", \"n\": [1, 2]}\n"
+    );
+    // a POST with a JSON body: python's http.server answers 501, which the task accepts here
+    let r = lab.run(&uri, json!({"url": format!("{base}/"), "method": "POST", "body_format": "json", "body": {"a": 1}, "status_code": 501}), false, false).await.unwrap();
+    assert_eq!(field(&r, "status"), "501");
 }

@@ -139,7 +139,7 @@ fn is_url(s: &str) -> bool {
 }
 
 /// A curl config line (`key = "value"`), safe for any value.
-fn curl_cfg(key: &str, value: &str) -> String {
+pub(crate) fn curl_cfg(key: &str, value: &str) -> String {
     let v = value
         .replace('\\', "\\\\")
         .replace('"', "\\\"")

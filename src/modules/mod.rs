@@ -86,4 +86,6 @@ pub mod service;
 pub mod system;
 pub mod systemd;
 pub mod unarchive;
+pub mod uri;
 pub mod user;
+pub mod wait_for;

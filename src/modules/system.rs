@@ -26,6 +26,8 @@ pub fn register_system_modules() -> Vec<Arc<dyn Module>> {
         Arc::new(super::get_url::GetUrl),
         Arc::new(super::unarchive::Unarchive),
         Arc::new(super::pip::Pip),
+        Arc::new(super::wait_for::WaitFor),
+        Arc::new(super::uri::Uri),
     ]
 }
 

@@ -419,7 +419,7 @@ impl Module for Unarchive {
                 Value::from(tagged_block(&so, "@@XO").trim_end_matches('\n').to_string()),
             );
             x.insert("err".to_string(), Value::from(tagged_block(&so, "@@XE")));
-            data.insert("extract_results".into(), Value::from_iter(x));
+            data.insert("extract_results".into(), super::system::ser(&x));
             if rc != 0 {
                 return Err(fail_with(
                     format!("failed to unpack {remote} to {dest}"),

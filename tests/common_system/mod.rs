@@ -182,6 +182,7 @@ fn write_fixtures_now(dir: &Path) -> String {
     std::fs::write(d.join("corrupt.tar.gz"), corrupt).unwrap();
     // an empty flat apt repository (for apt_repository)
     std::fs::write(d.join("Packages"), "").unwrap();
+    std::fs::write(d.join("data.json"), "{\"name\": \"rig\", \"n\": [1, 2]}\n").unwrap();
     hex
 }
 
