@@ -1022,3 +1022,51 @@ async fn uri_requests_from_the_target() {
     let r = lab.run(&uri, json!({"url": format!("{base}/"), "method": "POST", "body_format": "json", "body": {"a": 1}, "status_code": 501}), false, false).await.unwrap();
     assert_eq!(field(&r, "status"), "501");
 }
+
+#[tokio::test]
+async fn hostname_with_hostnamectl() {
+    let Some(lab) = lab("hostname", 1) else {
+        return;
+    };
+    let hn = module("hostname");
+    let orig = lab
+        .sh("hostnamectl --static status")
+        .await
+        .trim()
+        .to_string();
+    let names = || async {
+        lab.sh("echo $(hostnamectl --static status) $(hostnamectl --transient status)")
+            .await
+            .trim()
+            .to_string()
+    };
+    let r = lab
+        .run(&hn, json!({"name": "rig-host.example"}), true, true)
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(r.diffs[0].before, format!("hostname = {orig}\n"));
+    assert_eq!(r.diffs[0].after, "hostname = rig-host.example\n");
+    assert_eq!(names().await, format!("{orig} {orig}"));
+    let r1 = lab
+        .run(&hn, json!({"name": "rig-host.example"}), false, false)
+        .await;
+    let after = names().await;
+    let r2 = lab
+        .run(&hn, json!({"name": "rig-host.example"}), false, false)
+        .await;
+    let back = lab.run(&hn, json!({"name": orig}), false, false).await;
+    assert!(r1.unwrap().changed);
+    assert_eq!(after, "rig-host.example rig-host.example");
+    let r2 = r2.unwrap();
+    assert!(!r2.changed);
+    assert_eq!(
+        r2.data["ansible_facts"]
+            .get_attr("ansible_hostname")
+            .unwrap()
+            .to_string(),
+        "rig-host"
+    );
+    assert!(back.unwrap().changed);
+    assert_eq!(names().await, format!("{orig} {orig}"));
+}

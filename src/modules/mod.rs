@@ -81,6 +81,7 @@ pub mod apt;
 pub mod apt_repository;
 pub mod get_url;
 pub mod group;
+pub mod hostname;
 pub mod pip;
 pub mod service;
 pub mod system;
