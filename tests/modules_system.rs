@@ -1070,3 +1070,103 @@ async fn hostname_with_hostnamectl() {
     assert!(back.unwrap().changed);
     assert_eq!(names().await, format!("{orig} {orig}"));
 }
+
+#[tokio::test]
+async fn cron_jobs_in_user_crontab_and_cron_file() {
+    let Some(lab) = lab("cron", 0) else { return };
+    if lab.sh("command -v crontab || { DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends cron >/dev/null 2>&1; command -v crontab; }").await.trim().is_empty() {
+        eprintln!("skipping cron: no crontab on the host and no cron package in the lab repo");
+        return;
+    }
+    let cron = module("cron");
+    lab.sh("crontab -r 2>/dev/null; rm -f /etc/cron.d/rig-test; true")
+        .await;
+    let a = json!({"name": "backup", "minute": "5", "hour": "2", "job": "/usr/local/bin/backup"});
+    let r = lab.run(&cron, a.clone(), true, true).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(
+        r.diffs[0].after,
+        "#Ansible: backup\n5 2 * * * /usr/local/bin/backup\n"
+    );
+    assert_eq!(lab.sh("crontab -l 2>/dev/null").await, "");
+    let r = lab.run(&cron, a.clone(), false, false).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(field(&r, "jobs"), "['backup']");
+    assert!(
+        lab.sh("crontab -l")
+            .await
+            .ends_with("#Ansible: backup\n5 2 * * * /usr/local/bin/backup\n")
+    );
+    let r = lab.run(&cron, a.clone(), false, false).await.unwrap();
+    assert!(!r.changed, "{r:?}");
+    // an env var goes first; changing the time updates the job in place
+    let r = lab
+        .run(
+            &cron,
+            json!({"name": "MAILTO", "env": true, "job": "ops@example.org"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    let r = lab
+        .run(
+            &cron,
+            json!({"name": "backup", "minute": "7", "hour": "2", "job": "/usr/local/bin/backup"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    let tab = lab.sh("crontab -l | grep -v '^# '").await;
+    assert_eq!(
+        tab,
+        "MAILTO=\"ops@example.org\"\n#Ansible: backup\n7 2 * * * /usr/local/bin/backup\n"
+    );
+    let r = lab
+        .run(
+            &cron,
+            json!({"name": "backup", "state": "absent"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(
+        lab.sh("crontab -l | grep -v '^# '").await,
+        "MAILTO=\"ops@example.org\"\n"
+    );
+    // cron_file: needs user, written with the user column, removed when emptied
+    let e = failure(
+        lab.run(
+            &cron,
+            json!({"name": "x", "cron_file": "rig-test", "job": "true"}),
+            false,
+            false,
+        )
+        .await,
+    );
+    assert_eq!(
+        e,
+        "To use cron_file=... parameter you must specify user=... as well"
+    );
+    let f = json!({"name": "daily", "cron_file": "rig-test", "user": "root", "special_time": "daily", "job": "/bin/true"});
+    let r = lab.run(&cron, f.clone(), false, false).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(
+        lab.sh("stat -c %a /etc/cron.d/rig-test; cat /etc/cron.d/rig-test")
+            .await,
+        "644\n#Ansible: daily\n@daily root /bin/true\n"
+    );
+    let r = lab.run(&cron, f, false, false).await.unwrap();
+    assert!(!r.changed);
+    let g = json!({"name": "daily", "cron_file": "rig-test", "state": "absent"});
+    let r = lab.run(&cron, g.clone(), false, true).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(r.diffs[0].after_header, "/dev/null");
+    assert_eq!(lab.sh("ls /etc/cron.d/rig-test 2>/dev/null").await, "");
+    lab.sh("crontab -r").await;
+}

@@ -79,6 +79,7 @@ pub trait Module: Send + Sync {
 // System modules (packages, services, users, downloads, archives).
 pub mod apt;
 pub mod apt_repository;
+pub mod cron;
 pub mod get_url;
 pub mod group;
 pub mod hostname;

@@ -29,6 +29,7 @@ pub fn register_system_modules() -> Vec<Arc<dyn Module>> {
         Arc::new(super::wait_for::WaitFor),
         Arc::new(super::uri::Uri),
         Arc::new(super::hostname::Hostname),
+        Arc::new(super::cron::Cron),
     ]
 }
 
