@@ -582,13 +582,50 @@ async fn get_url_downloads_verifies_and_keeps_dest_on_mismatch() {
     // no curl on the target: downloaded on the controller (cached by checksum), pushed,
     // verified on the target before the rename
     lab.sh("mv /usr/bin/curl /usr/bin/curl.rig-hidden").await;
+    if lab.sh("command -v wget").await.trim().is_empty() {
+        eprintln!("get_url: no wget on {}, wget path not exercised", lab.host);
+    } else {
+        let wd = "/tmp/rig-gu/wget.tgz";
+        let a = json!({"url": url, "dest": wd, "checksum": format!("sha256:{base}/rigtest/SHA256SUMS"), "mode": "0600"});
+        let w1 = lab.run(&gu, a.clone(), false, false).await;
+        let w2 = lab.run(&gu, a.clone(), false, false).await;
+        let w3 = lab
+            .run(
+                &gu,
+                json!({"url": url, "dest": wd, "checksum": format!("sha256:{wrong}")}),
+                false,
+                false,
+            )
+            .await;
+        let w4 = lab
+            .run(
+                &gu,
+                json!({"url": format!("{base}/rigtest/nope"), "dest": "/tmp/rig-gu/x"}),
+                false,
+                false,
+            )
+            .await;
+        let content = lab.sh(&format!("sha256sum < {wd}; stat -c %a {wd}")).await;
+        lab.sh(&format!("rm -f {wd}")).await;
+        let w1 = w1.unwrap();
+        assert!(w1.changed, "{w1:?}");
+        assert!(
+            content.starts_with(&hex) && content.ends_with("\n600\n"),
+            "{content}"
+        );
+        assert_eq!(field(&w2.unwrap(), "msg"), "file already exists");
+        assert!(failure(w3).contains(&format!("did not match {wrong}; it was {hex}.")));
+        assert_eq!(failure(w4), "Request failed");
+    }
+    lab.sh("[ -e /usr/bin/wget ] && mv /usr/bin/wget /usr/bin/wget.rig-hidden; true")
+        .await;
     let fb = "/tmp/rig-gu/fallback.tgz";
     let a =
         json!({"url": url, "dest": fb, "checksum": format!("sha256:{base}/rigtest/SHA256SUMS")});
     let r1 = lab.run(&gu, a.clone(), false, false).await;
     let r2 = lab.run(&gu, a.clone(), false, false).await;
     let bad = lab.run(&gu, json!({"url": url, "dest": "/tmp/rig-gu/bad.tgz", "checksum": format!("sha256:{wrong}")}), false, false).await;
-    lab.sh("mv /usr/bin/curl.rig-hidden /usr/bin/curl").await;
+    lab.sh("mv /usr/bin/curl.rig-hidden /usr/bin/curl; [ -e /usr/bin/wget.rig-hidden ] && mv /usr/bin/wget.rig-hidden /usr/bin/wget; true").await;
     let r1 = r1.unwrap();
     assert!(r1.changed, "{r1:?}");
     assert_eq!(field(&r1, "status_code"), "200");

@@ -182,7 +182,41 @@ impl Req {
         c.push_str("location\nsilent\nshow-error\n");
         c
     }
+
+    /// The same request as a wgetrc (read from stdin with `--config=/dev/stdin`); line breaks
+    /// cannot be expressed there and are dropped.
+    fn wgetrc(&self) -> String {
+        let clean = |v: &str| v.replace(['\r', '\n'], " ");
+        let mut c = String::new();
+        for (k, v) in &self.headers {
+            c.push_str(&format!("header = {}: {}\n", clean(k), clean(v)));
+        }
+        if let Some(u) = &self.user {
+            c.push_str(&format!("user = {}\n", clean(u)));
+            c.push_str(&format!(
+                "password = {}\n",
+                clean(self.password.as_deref().unwrap_or(""))
+            ));
+        }
+        c.push_str(&format!("user_agent = {}\n", clean(&self.agent)));
+        c.push_str(&format!("timeout = {}\n", self.timeout.max(1)));
+        if !self.validate_certs {
+            c.push_str("check_certificate = off\n");
+        }
+        c
+    }
 }
+
+/// curl's config then wget's wgetrc, split on the target by [`CFG_PRELUDE`].
+fn tool_cfg(req: &Req, url: &str) -> String {
+    format!("{}#@@WGETRC\n{}", req.config(url), req.wgetrc())
+}
+
+/// Reads the request configs from stdin into private files `$cfg.c` (curl) and `$cfg.w`
+/// (wget).
+const CFG_PRELUDE: &str = "oldmask=$(umask); umask 077; cfg=$(mktemp) || exit 98; cat > \"$cfg\"\n\
+    sed '/^#@@WGETRC$/,$d' \"$cfg\" > \"$cfg.c\"; sed '1,/^#@@WGETRC$/d' \"$cfg\" > \"$cfg.w\"; umask $oldmask\n\
+    trap 'rm -f \"$cfg\" \"$cfg.c\" \"$cfg.w\"' EXIT\n";
 
 async fn run_stdin(
     ctx: &ModuleContext<'_>,
@@ -283,7 +317,7 @@ impl Module for GetUrl {
         let qd = q(&dest);
         let mut probe = format!(
             "dest={qd}\n\
-             if command -v curl >/dev/null; then echo '@@TOOL\tcurl'; else echo '@@TOOL\tnone'; fi\n\
+             if command -v curl >/dev/null; then echo '@@TOOL\tcurl'; elif command -v wget >/dev/null; then echo '@@TOOL\twget'; else echo '@@TOOL\tnone'; fi\n\
              if [ -d \"$dest\" ]; then echo @@DIR; elif [ -e \"$dest\" ]; then echo @@EXISTS\n\
                printf '@@SHA1\\t%s\\n' \"$(sha1sum < \"$dest\" | cut -c1-40)\"\n"
         );
@@ -296,10 +330,15 @@ impl Module for GetUrl {
         let ck_url = is_url(&checksum).then(|| checksum.clone());
         let mut stdin = String::new();
         if let Some(cu) = &ck_url {
-            stdin = req.config(cu);
+            // curl reads a config, wget a wgetrc: the probe only knows which tool exists on the
+            // target, so each reads its own part (wgetrc ignores curl's lines as errors: give
+            // wget its own stream below).
+            stdin = tool_cfg(&req, cu);
             probe.push_str(
-                "command -v curl >/dev/null && { ck=$(curl -K - 2>&1) && printf '%s\\n' \"$ck\" | sed 's/^/@@CK\\t/' || { printf '%s\\n' \"$ck\" >&2; exit 96; }; }\n",
+                "if command -v curl >/dev/null; then ck=$(curl -K \"$cfg.c\" 2>&1) && printf '%s\\n' \"$ck\" | sed 's/^/@@CK\\t/' || { printf '%s\\n' \"$ck\" >&2; exit 96; }\n\
+                 elif command -v wget >/dev/null; then ck=$(wget -q -O - --config=\"$cfg.w\" \"$ckurl\" 2>&1) && printf '%s\\n' \"$ck\" | sed 's/^/@@CK\\t/' || { printf '%s\\n' \"$ck\" >&2; exit 96; }; fi\n",
             );
+            probe = format!("ckurl={}\n{CFG_PRELUDE}{probe}", q(cu));
         }
         probe.push_str("exit 0\n");
         let out = run_stdin(ctx, probe, stdin).await?;
@@ -310,7 +349,8 @@ impl Module for GetUrl {
                 data,
             ));
         }
-        let on_controller = line_val(&so, "@@TOOL") != Some("curl");
+        let tool = line_val(&so, "@@TOOL").unwrap_or("none").to_string();
+        let on_controller = tool == "none";
         let mut so = so;
         if on_controller && let Some(cu) = &ck_url {
             let text = controller::fetch_text(&req, cu)
@@ -428,7 +468,7 @@ impl Module for GetUrl {
         };
         let mut s = format!(
             "dest={qd}; start=$(date +%s); pushed={}\n\
-             trap 'rm -f \"$pushed\"' EXIT\n\
+             trap 'rm -f \"$pushed\" \"$cfg\" \"$cfg.c\" \"$cfg.w\"' EXIT\n\
              tmpdir={tmpdir}\n",
             q(pushed.as_deref().unwrap_or("/nonexistent/.rig-none"))
         );
@@ -440,7 +480,7 @@ impl Module for GetUrl {
         }
         s.push_str(
             "tmp=$(mktemp \"$tmpdir/.rig-get_url.XXXXXXXX\") || { printf 'failed to create temporary content file in %s' \"$tmpdir\" >&2; exit 98; }\n\
-             trap 'rm -f \"$tmp\" \"$tmp.h\" \"$pushed\"' EXIT; printf '@@TMP\\t%s\\n' \"$tmp\"\n",
+             trap 'rm -f \"$tmp\" \"$tmp.h\" \"$pushed\" \"$cfg\" \"$cfg.c\" \"$cfg.w\"' EXIT; printf '@@TMP\\t%s\\n' \"$tmp\"\n",
         );
         let ims = if if_modified_since {
             " -z \"$dest\""
@@ -466,20 +506,38 @@ impl Module for GetUrl {
                 q(&wline),
                 q(&format!("{} {}", f.code, f.reason))
             ));
+        } else if tool == "wget" {
+            let spider = if ctx.check_mode {
+                "--spider"
+            } else {
+                "-O \"$tmp\""
+            };
+            s.push_str(&format!(
+                "wget --config=\"$cfg.w\" -S {spider} {u} 2>\"$tmp.h\"\n\
+                 code=$(grep -a '^ *HTTP/' \"$tmp.h\" | tail -n 1 | awk '{{print $2}}')\n\
+                 [ -n \"$code\" ] || {{ grep -v '^ ' \"$tmp.h\" | tail -n 3 >&2; exit 96; }}\n\
+                 len=$(grep -ai '^ *content-length:' \"$tmp.h\" | tail -n 1 | sed 's/^[^:]*: *//' | tr -d '\\r')\n\
+                 cdp=$(grep -ai '^ *content-disposition:' \"$tmp.h\" | tail -n 1 | sed 's/^[^:]*: *//' | tr -d '\\r')\n\
+                 w=$(printf '%s\\t%s\\t%s\\t%s' \"$code\" \"$len\" \"$cdp\" {u})\n",
+                u = q(&url)
+            ));
+            if ctx.check_mode {
+                s.push_str(": > \"$tmp\"\n");
+            }
         } else if ctx.check_mode {
             s.push_str(&format!(
-                "w=$(curl -K - -I{ims} -o /dev/null -D \"$tmp.h\" -w '%{{http_code}}\\t%header{{content-length}}\\t%header{{content-disposition}}\\t%{{url_effective}}') || exit 96\n\
+                "w=$(curl -K \"$cfg.c\" -I{ims} -o /dev/null -D \"$tmp.h\" -w '%{{http_code}}\\t%header{{content-length}}\\t%header{{content-disposition}}\\t%{{url_effective}}') || exit 96\n\
                  : > \"$tmp\"\n"
             ));
         } else {
             s.push_str(&format!(
-                "w=$(curl -K -{ims} -o \"$tmp\" -D \"$tmp.h\" -w '%{{http_code}}\\t%header{{content-length}}\\t%header{{content-disposition}}\\t%{{url_effective}}') || exit 96\n"
+                "w=$(curl -K \"$cfg.c\"{ims} -o \"$tmp\" -D \"$tmp.h\" -w '%{{http_code}}\\t%header{{content-length}}\\t%header{{content-disposition}}\\t%{{url_effective}}') || exit 96\n"
             ));
         }
         s.push_str(&format!(
             "printf '@@W\\t%s\\n' \"$w\"; printf '@@ELAPSED\\t%s\\n' $(( $(date +%s) - start ))\n\
              code=$(printf '%s' \"$w\" | cut -f1)\n\
-             printf '@@REASON\\t%s\\n' \"$(grep -a '^HTTP/' \"$tmp.h\" | tail -n 1 | tr -d '\\r' | cut -d' ' -f3-)\"\n\
+             printf '@@REASON\\t%s\\n' \"$(grep -a '^ *HTTP/' \"$tmp.h\" | tail -n 1 | tr -d '\\r' | sed 's/^ *//' | cut -d' ' -f3-)\"\n\
              [ \"$code\" = 304 ] && {{ {stat} exit 0; }}\n",
             stat = stat_script("dest")
         ));
@@ -531,7 +589,7 @@ impl Module for GetUrl {
             s.push_str("printf '@@MD5\\t%s\\n' \"$(md5sum < \"$dest\" | cut -c1-32)\"\n");
             s.push_str(&stat_script("dest"));
         }
-        let out = run_stdin(ctx, s, req.config(&url)).await?;
+        let out = run_stdin(ctx, format!("{CFG_PRELUDE}{s}"), tool_cfg(&req, &url)).await?;
         let so = out.stdout_str();
         let se = out.stderr_str();
         let w: Vec<&str> = line_val(&so, "@@W").unwrap_or("").split('\t').collect();
