@@ -1,7 +1,18 @@
 //! System modules against real lab hosts (Debian 12, systemd, sshd, the lab's apt repo with
-//! `lab-hello` 1.0 and 1.1). Skipped with a printed reason when `RIG_LAB_SSH_CONFIG` is unset.
-//! Each module: first run changed and the host is in the asked state; second run ok and
-//! nothing moved; check mode predicts the change and changes nothing; diff where Ansible has one.
+//! `lab-hello` 1.0 and 1.1). Each module: first run changed and the host is in the asked state;
+//! second run ok and nothing moved (and it costs one probe round trip); check mode predicts the
+//! change and changes nothing; diff where Ansible has one; Ansible's failure messages.
+//!
+//! Environment (each test prints why it skips when something is missing):
+//! - `RIG_LAB_SSH_CONFIG`: an ssh_config naming the lab hosts (tests/lab writes one);
+//! - `RIG_LAB_HOSTS`: host names, space-separated (default `h1`; two hosts spread the load);
+//! - `RIG_LAB_REPO_DIR` / `RIG_LAB_REPO_URL`: a directory the lab's http server serves (the
+//!   apt repo dir) and its URL as both the hosts and this controller reach it (e.g.
+//!   `http://10.231.0.1:8080`); fixtures are written under `rigtest/` there;
+//! - cron needs `cron` installable from the lab repo (or already present), else it skips.
+//!
+//! Targets are changed (packages, users, units, /tmp files, a hidden curl for a moment): run
+//! these only against disposable lab hosts, never against the machine running the tests.
 
 mod common_system;
 
@@ -49,16 +60,11 @@ async fn apt_then_systemd_and_service() {
     assert!(r.changed, "{r:?}");
     assert!(r.data.contains_key("cache_update_time"));
     assert_eq!(version().await, "ii 1.0");
-    let r = lab
-        .run(
-            &apt,
-            json!({"name": "lab-hello", "cache_valid_time": 3600}),
-            false,
-            false,
-        )
-        .await
-        .unwrap();
+    let (r, trips) = lab
+        .run_counted(&apt, json!({"name": "lab-hello", "cache_valid_time": 3600}))
+        .await;
     assert!(!r.changed, "{r:?}");
+    assert_eq!(trips, 1, "a no-op apt run is one probe");
     assert!(!r.data["cache_updated"].is_true());
     assert_eq!(version().await, "ii 1.0");
 
@@ -143,8 +149,9 @@ async fn apt_then_systemd_and_service() {
     assert_eq!(state().await, "active enabled");
     let p1 = pid().await;
     assert_ne!(p1, "0");
-    let r = lab.run(&sd, a.clone(), false, false).await.unwrap();
+    let (r, trips) = lab.run_counted(&sd, a.clone()).await;
     assert!(!r.changed);
+    assert_eq!(trips, 1, "a no-op systemd run is one probe");
     assert_eq!(
         r.data["status"].get_attr("MainPID").unwrap().to_string(),
         p1
@@ -310,8 +317,9 @@ async fn user_and_group() {
         lab.sh("getent group rigtestg").await.trim(),
         "rigtestg:x:23451:"
     );
-    let r = lab.run(&group, a.clone(), false, false).await.unwrap();
+    let (r, trips) = lab.run_counted(&group, a.clone()).await;
     assert!(!r.changed);
+    assert_eq!(trips, 1, "a no-op group run is one probe");
 
     let hash = "$6$rigsalt$Q9Wq0cTj4o7lH3s1z8aUqfHn3xWf6yQ2eK0mG8wqg3o0o8rQyqz6z4m8XlWm4tH3m1b3y5f5bQ3s0vT2cYk4x.";
     let a = json!({"name": "rigtest", "groups": ["rigtestg", "sudo"], "shell": "/bin/bash",
@@ -339,8 +347,9 @@ async fn user_and_group() {
         hash
     );
     assert_eq!(lab.sh("stat -c %U /home/rigtest").await.trim(), "rigtest");
-    let r = lab.run(&user, a.clone(), false, false).await.unwrap();
+    let (r, trips) = lab.run_counted(&user, a.clone()).await;
     assert!(!r.changed, "{r:?}");
+    assert_eq!(trips, 1, "a no-op user run is one probe");
     // groups without append replaces; with append adds only
     let r = lab
         .run(

@@ -458,6 +458,11 @@ impl Module for User {
             fill_info(&mut data, cur.as_ref(), &w);
             return Ok(result(changed, data));
         }
+        if cmd.is_none() && (home_exists || !w.create_home) {
+            // Nothing to run: the probe already has everything to report.
+            fill_info(&mut data, cur.as_ref(), &w);
+            return Ok(result(false, data));
+        }
         let mut script = String::new();
         if let Some(cmd) = &cmd {
             script.push_str(&format!(

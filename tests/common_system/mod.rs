@@ -83,6 +83,23 @@ impl Lab {
         m.run(&args(a), &ctx).await
     }
 
+    /// Round trips made so far on this host's connection.
+    pub fn trips(&self) -> u64 {
+        use rig::connection::Connection;
+        self.conn.round_trips()
+    }
+
+    /// Runs `m` and returns the result with the round trips it took.
+    pub async fn run_counted(
+        &self,
+        m: &Arc<dyn Module>,
+        a: serde_json::Value,
+    ) -> (ModuleResult, u64) {
+        let before = self.trips();
+        let r = self.run(m, a, false, false).await.expect("module ran");
+        (r, self.trips() - before)
+    }
+
     /// Runs a shell command on the host (for setup and for checking the outcome).
     pub async fn sh(&self, script: &str) -> String {
         use rig::connection::{Command, Connection};
