@@ -1098,14 +1098,17 @@ async fn hostname_with_hostnamectl() {
         .run(&hn, json!({"name": "rig-host.example"}), false, false)
         .await;
     let after = names().await;
+    let before2 = lab.trips();
     let r2 = lab
         .run(&hn, json!({"name": "rig-host.example"}), false, false)
         .await;
+    let trips2 = lab.trips() - before2;
     let back = lab.run(&hn, json!({"name": orig}), false, false).await;
     assert!(r1.unwrap().changed);
     assert_eq!(after, "rig-host.example rig-host.example");
     let r2 = r2.unwrap();
     assert!(!r2.changed);
+    assert_eq!(trips2, 1, "a no-op hostname run is one probe");
     assert_eq!(
         r2.data["ansible_facts"]
             .get_attr("ansible_hostname")

@@ -59,7 +59,8 @@ impl Module for Hostname {
              else\n\
                p=''; [ -f /etc/hostname ] && p=$(tr -d '[:space:]' < /etc/hostname)\n\
                printf '@@CUR\\t%s\\n@@PERM\\t%s\\n' \"$p\" \"$p\"\n\
-             fi\n"
+             fi\n\
+             printf '@@FQDN\\t%s\\n' \"$(hostname -f 2>/dev/null || hostname)\"\n"
         );
         let out = sh(ctx, &probe).await?;
         if out.rc != 0 {
@@ -100,13 +101,17 @@ impl Module for Hostname {
                 s.push_str(&format!("printf '%s\\n' {qn} > /etc/hostname || {{ echo 'failed to update hostname' >&2; exit 1; }}\n"));
             }
         }
-        s.push_str("printf '@@FQDN\\t%s\\n' \"$(hostname -f 2>/dev/null || hostname)\"\n");
-        let out = sh(ctx, &s).await?;
-        if out.rc != 0 {
-            return Err(fail(out.stderr_str().trim().to_string()));
-        }
-        let fqdn = out
-            .stdout_str()
+        let fqdn_out = if s.is_empty() {
+            so.clone()
+        } else {
+            s.push_str("printf '@@FQDN\\t%s\\n' \"$(hostname -f 2>/dev/null || hostname)\"\n");
+            let out = sh(ctx, &s).await?;
+            if out.rc != 0 {
+                return Err(fail(out.stderr_str().trim().to_string()));
+            }
+            out.stdout_str()
+        };
+        let fqdn = fqdn_out
             .lines()
             .find_map(|l| l.strip_prefix("@@FQDN\t").map(str::to_string))
             .unwrap_or_default();
