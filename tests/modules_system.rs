@@ -948,6 +948,7 @@ async fn wait_for_files_and_ports() {
         "8082"
     );
     assert_eq!(field(&r, "match_groups"), "['8082', 'up']");
+    assert_eq!(field(&r, "state"), "file");
     assert!(field(&r, "elapsed").parse::<i64>().unwrap() >= 1, "{r:?}");
     let gw = base
         .split("://")

@@ -181,6 +181,14 @@ impl Module for WaitFor {
              printf '@@ELAPSED\\t%s\\n' $(( $(date +%s) - start ))\n\
              [ $ok = 1 ] || {{ echo @@TIMEOUT; exit 0; }}\n"
         ));
+        if let Some(f) = &path {
+            // Ansible's exit_json adds the path's attributes (its `state` becomes the file type).
+            s.push_str(&format!(
+                "dest={}\n{}",
+                q(f),
+                super::system::stat_script("dest")
+            ));
+        }
         if let (Some(f), Some(_)) = (&path, &search) {
             if state == "started" || state == "present" {
                 s.push_str(&format!("echo @@CONTENT; head -c 1048576 {}\n", q(f)));
@@ -217,6 +225,8 @@ impl Module for WaitFor {
         data.insert("match_groupdict".into(), super::system::ser(&md));
         data.insert("path".into(), Value::from(path));
         data.insert("elapsed".into(), Value::from(elapsed));
+        let head = so.split("@@CONTENT\n").next().unwrap_or("");
+        super::system::add_path_info(&mut data, head);
         Ok(result(false, data))
     }
 }
