@@ -8,13 +8,17 @@
 //! errors to exit codes.
 
 pub mod cli;
+pub mod config;
 pub mod connection;
 pub mod error;
 pub mod exec;
+pub mod facts;
 pub mod inventory;
 pub mod modules;
 pub mod playbook;
 pub mod report;
 pub mod template;
+pub mod value;
 pub mod vars;
+pub mod vault;
 pub mod yaml;

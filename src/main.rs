@@ -19,7 +19,7 @@ fn main() {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Playbook(_) | Command::Deploy(_) => anyhow::bail!("not implemented yet"),
-        Command::Render(_) => anyhow::bail!("not implemented yet"),
-        Command::Inventory(_) => anyhow::bail!("not implemented yet"),
+        Command::Render(args) => rig::cli::render::run(&args),
+        Command::Inventory(args) => rig::cli::inventory::run(&args),
     }
 }

@@ -1,6 +1,9 @@
 //! The command line: one file per subcommand, each a thin layer that parses arguments and calls
 //! the library.
 
+pub mod inventory;
+pub mod render;
+
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 

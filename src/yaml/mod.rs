@@ -4,8 +4,13 @@
 //! octal, `1_000` is an integer, `<<` merges, `!unsafe` and `!vault` tags are kept. Every node
 //! keeps its [`Location`] so later stages can point at file:line:col.
 
+mod compose;
+mod construct;
+mod json;
 mod node;
+mod resolve;
 
+pub(crate) use construct::py_str_repr;
 pub use node::{Node, NodeValue};
 
 use crate::error::{ExitCode, HasExitCode, Location};
@@ -18,6 +23,11 @@ pub enum YamlError {
         location: Location,
         message: String,
         source_line: Option<String>,
+    },
+    #[error("{path}: {source}")]
+    Vault {
+        path: String,
+        source: crate::vault::VaultError,
     },
     #[error("could not read {path}: {source}")]
     Io {
@@ -47,20 +57,143 @@ pub struct Loaded {
 }
 
 /// Parses YAML text; `file` names it in locations and errors.
+///
+/// An empty file (or one with only comments) has zero documents.
 pub fn load_str(text: &str, file: &str) -> Result<Loaded, YamlError> {
-    let _ = text;
-    Err(YamlError::Syntax {
-        location: Location::new(file, 1, 1),
-        message: "the YAML loader is not written yet".into(),
-        source_line: None,
+    let file: std::sync::Arc<str> = file.into();
+    let syntax = |line: u32, col: u32, message: String| YamlError::Syntax {
+        location: Location {
+            file: std::sync::Arc::clone(&file),
+            line,
+            col,
+        },
+        message,
+        source_line: text
+            .lines()
+            .nth(line.saturating_sub(1) as usize)
+            .map(str::to_string),
+    };
+    let raws = compose::compose_all(text).map_err(|e| syntax(e.line, e.col, e.message))?;
+    let mut constructor = construct::Constructor::new(std::sync::Arc::clone(&file));
+    let mut documents = Vec::with_capacity(raws.len());
+    for raw in &raws {
+        let node = constructor
+            .construct(raw, false)
+            .map_err(|e| syntax(e.line, e.col, e.message))?;
+        documents.push(node);
+    }
+    Ok(Loaded {
+        documents,
+        warnings: constructor.take_warnings(),
     })
 }
 
-/// Reads and parses a YAML file.
+/// Reads a data file as Ansible's `DataLoader.load_from_file` does: JSON first (so `1e3` in a
+/// JSON file is a number, and `{"__ansible_unsafe": ..}` objects are unsafe strings), YAML when
+/// the text is not JSON. Use this for vars files, inventories and playbooks; use [`load_str`]
+/// for YAML only.
+pub fn load_data_str(text: &str, file: &str) -> Result<Loaded, YamlError> {
+    let file_arc: std::sync::Arc<str> = file.into();
+    if let Some(node) = json::parse(text, &file_arc) {
+        return Ok(Loaded {
+            documents: vec![node],
+            warnings: Vec::new(),
+        });
+    }
+    load_str(text, file)
+}
+
+/// [`load_data_str`] on a file (decrypted first when it is vaulted, see [`load_file`]).
+pub fn load_data_file(path: &std::path::Path) -> Result<Loaded, YamlError> {
+    let name = path.display().to_string();
+    let (text, vaulted) = read_maybe_vaulted(path)?;
+    let loaded = load_data_str(&text, &name)?;
+    if vaulted {
+        loaded.documents.iter().for_each(remember_secret_strings);
+    }
+    Ok(loaded)
+}
+
+/// Python's `repr()` of a float (`1.0`, `1e+16`, `inf`, `nan`): what Ansible prints.
+pub fn python_float_repr(f: f64) -> String {
+    if f.is_nan() {
+        return "nan".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if f == 0.0 {
+        return if f.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
+    }
+    // Shortest round-trip digits and the decimal exponent.
+    let sci = format!("{:e}", f);
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let (neg, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, mantissa),
+    };
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let sign = if neg { "-" } else { "" };
+    if (-4..16).contains(&exp) {
+        let body = if exp >= 0 {
+            let int_len = exp as usize + 1;
+            if digits.len() <= int_len {
+                format!("{digits}{}.0", "0".repeat(int_len - digits.len()))
+            } else {
+                format!("{}.{}", &digits[..int_len], &digits[int_len..])
+            }
+        } else {
+            format!("0.{}{digits}", "0".repeat((-exp - 1) as usize))
+        };
+        format!("{sign}{body}")
+    } else {
+        let m = if digits.len() > 1 {
+            format!("{}.{}", &digits[..1], &digits[1..])
+        } else {
+            digits
+        };
+        let esign = if exp < 0 { '-' } else { '+' };
+        format!("{sign}{m}e{esign}{:02}", exp.abs())
+    }
+}
+
+/// Reads and parses a YAML file; a file encrypted whole with Ansible Vault is decrypted first
+/// and its string values are remembered as secrets (masked in output).
 pub fn load_file(path: &std::path::Path) -> Result<Loaded, YamlError> {
+    let name = path.display().to_string();
+    let (text, vaulted) = read_maybe_vaulted(path)?;
+    let loaded = load_str(&text, &name)?;
+    if vaulted {
+        loaded.documents.iter().for_each(remember_secret_strings);
+    }
+    Ok(loaded)
+}
+
+/// A file's text, decrypted with the run's vault secrets when it is vaulted (and whether it was).
+fn read_maybe_vaulted(path: &std::path::Path) -> Result<(String, bool), YamlError> {
+    let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| YamlError::Io {
-        path: path.display().to_string(),
+        path: name.clone(),
         source,
     })?;
-    load_str(&text, &path.display().to_string())
+    if !crate::vault::is_encrypted(&text) {
+        return Ok((text, false));
+    }
+    let plain = crate::vault::decrypt(&text, crate::vault::secrets())
+        .map_err(|source| YamlError::Vault { path: name, source })?;
+    Ok((String::from_utf8_lossy(&plain).into_owned(), true))
+}
+
+fn remember_secret_strings(node: &Node) {
+    match &node.value {
+        NodeValue::Str(s) | NodeValue::Unsafe(s) => crate::vault::remember_secret(s),
+        NodeValue::Seq(items) => items.iter().for_each(remember_secret_strings),
+        NodeValue::Map(entries) => entries.iter().for_each(|(_, v)| remember_secret_strings(v)),
+        _ => {}
+    }
 }

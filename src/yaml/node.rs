@@ -22,6 +22,10 @@ pub enum NodeValue {
     Unsafe(String),
     /// `!vault`: an Ansible Vault ciphertext (the text after the tag, unchanged).
     Vault(String),
+    /// A YAML 1.1 timestamp (`2001-12-14`, `2001-12-14 21:59:43.10 -5`), which PyYAML turns
+    /// into a Python `date`/`datetime`; kept as Python's `str()` of it
+    /// (`2001-12-14 21:59:43.100000-05:00`), which is what templates print.
+    Timestamp(String),
     Seq(Vec<Node>),
     /// Keys in file order; merge keys applied, duplicates resolved (last value wins, first
     /// position kept, as a Python dict does).
@@ -61,6 +65,7 @@ impl Node {
             NodeValue::Float(_) => "a float",
             NodeValue::Str(_) | NodeValue::Unsafe(_) => "a string",
             NodeValue::Vault(_) => "a vaulted value",
+            NodeValue::Timestamp(_) => "a date",
             NodeValue::Seq(_) => "a list",
             NodeValue::Map(_) => "a mapping",
         }
@@ -68,7 +73,9 @@ impl Node {
 
     /// Converts to a template value. `!unsafe` strings become *safe strings*: rig uses
     /// minijinja's safe-string marker (meaningless with autoescape off) to mean "never template
-    /// this". Vaulted values stay opaque until the vault support decrypts them.
+    /// this". A vaulted value is decrypted with the run's vault secrets (and remembered as a
+    /// secret for masking); when it cannot be, the value is an error that fails whatever uses
+    /// it, naming the fix — as Ansible, which decrypts only when a value is used.
     pub fn to_value(&self) -> Value {
         match &self.value {
             NodeValue::Null => Value::from(()),
@@ -77,14 +84,21 @@ impl Node {
             NodeValue::Float(f) => Value::from(*f),
             NodeValue::Str(s) => Value::from(s.as_str()),
             NodeValue::Unsafe(s) => Value::from_safe_string(s.clone()),
-            NodeValue::Vault(s) => Value::from_safe_string(s.clone()),
+            NodeValue::Vault(s) => match crate::vault::decrypt_str(s) {
+                Ok(plain) => Value::from_safe_string(plain),
+                Err(e) => Value::from(minijinja::Error::new(
+                    minijinja::ErrorKind::InvalidOperation,
+                    format!("{}: vaulted value: {e}", self.location),
+                )),
+            },
+            NodeValue::Timestamp(s) => Value::from(s.as_str()),
             NodeValue::Seq(items) => items.iter().map(Node::to_value).collect(),
             NodeValue::Map(entries) => {
                 let map: indexmap::IndexMap<Value, Value> = entries
                     .iter()
                     .map(|(k, v)| (k.to_value(), v.to_value()))
                     .collect();
-                Value::from_iter(map)
+                crate::value::map(map)
             }
         }
     }
