@@ -68,6 +68,14 @@ async fn apt_then_systemd_and_service() {
     assert!(!r.data["cache_updated"].is_true());
     assert_eq!(version().await, "ii 1.0");
 
+    // upgrade=dist in check mode: sees lab-hello 1.1, changes nothing
+    let r = lab
+        .run(&apt, json!({"upgrade": "dist"}), true, true)
+        .await
+        .unwrap();
+    assert!(r.changed, "{r:?}");
+    assert!(field(&r, "stdout").contains("Inst lab-hello"), "{r:?}");
+    assert_eq!(version().await, "ii 1.0");
     // latest: check mode predicts, the run upgrades, the rerun is ok
     let r = lab
         .run(
@@ -102,6 +110,17 @@ async fn apt_then_systemd_and_service() {
         .unwrap();
     assert!(!r.changed);
 
+    // nothing left to upgrade: upgrade=dist and name='*' state=latest are ok
+    let r = lab
+        .run(&apt, json!({"upgrade": "dist"}), false, false)
+        .await
+        .unwrap();
+    assert!(!r.changed, "{r:?}");
+    let r = lab
+        .run(&apt, json!({"name": "*", "state": "latest"}), false, false)
+        .await
+        .unwrap();
+    assert!(!r.changed, "{r:?}");
     // unknown package: Ansible's message, also in check mode
     for check in [false, true] {
         let e = failure(
