@@ -314,6 +314,18 @@ async fn apt_then_systemd_and_service() {
         .await
         .unwrap();
     assert!(!r.changed);
+    // deb: a local .deb (the lab repo is mounted at /srv/lab-repo), then the same version again
+    let deb = json!({"deb": "/srv/lab-repo/lab-hello_1.0_all.deb"});
+    let r = lab.run(&apt, deb.clone(), true, false).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(version().await.trim_start_matches("un "), "");
+    let r = lab.run(&apt, deb.clone(), false, false).await.unwrap();
+    assert!(r.changed, "{r:?}");
+    assert_eq!(version().await, "ii 1.0");
+    let r = lab.run(&apt, deb, false, false).await.unwrap();
+    assert!(!r.changed, "{r:?}");
+    lab.sh("DEBIAN_FRONTEND=noninteractive apt-get purge -y -q lab-hello >/dev/null 2>&1")
+        .await;
 }
 
 #[tokio::test]
