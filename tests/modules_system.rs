@@ -1251,3 +1251,48 @@ async fn cron_jobs_in_user_crontab_and_cron_file() {
     assert_eq!(lab.sh("ls /etc/cron.d/rig-test 2>/dev/null").await, "");
     lab.sh("crontab -r").await;
 }
+
+#[tokio::test]
+async fn sysctl_file_and_live_value() {
+    let Some(lab) = lab("sysctl", 1) else { return };
+    let sc = module("sysctl");
+    let f = "/etc/sysctl.d/99-rig-test.conf";
+    lab.sh(&format!(
+        "printf '# rig\\nvm.swappiness = 10\\nnet.x=1\\nnet.x=2\\n' > {f}"
+    ))
+    .await;
+    let a = json!({"name": "vm.swappiness", "value": "20", "sysctl_file": f, "reload": false});
+    let r = lab.run(&sc, a.clone(), true, false).await.unwrap();
+    assert!(r.changed);
+    assert!(
+        lab.sh(&format!("cat {f}"))
+            .await
+            .contains("vm.swappiness = 10")
+    );
+    let r = lab.run(&sc, a.clone(), false, false).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(
+        lab.sh(&format!("cat {f}")).await,
+        "# rig\nvm.swappiness=20\nnet.x=1\n"
+    );
+    let (r, trips) = lab.run_counted(&sc, a.clone()).await;
+    assert!(!r.changed);
+    assert_eq!(trips, 1);
+    let r = lab
+        .run(
+            &sc,
+            json!({"name": "vm.swappiness", "state": "absent", "sysctl_file": f, "reload": false}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(lab.sh(&format!("cat {f}")).await, "# rig\nnet.x=1\n");
+    // the lab's /proc/sys is read-only: setting the live value fails with sysctl's reason
+    let live = lab.sh("sysctl -n vm.swappiness").await.trim().to_string();
+    let other = if live == "33" { "34" } else { "33" };
+    let e = failure(lab.run(&sc, json!({"name": "vm.swappiness", "value": other, "sysctl_file": f, "sysctl_set": true, "reload": false}), false, false).await);
+    assert!(e.starts_with("setting vm.swappiness failed: "), "{e}");
+    lab.sh(&format!("rm -f {f}")).await;
+}

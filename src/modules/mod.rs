@@ -99,6 +99,7 @@ pub mod group;
 pub mod hostname;
 pub mod pip;
 pub mod service;
+pub mod sysctl;
 pub mod system;
 pub mod systemd;
 pub mod unarchive;

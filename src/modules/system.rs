@@ -30,6 +30,7 @@ pub fn register_system_modules() -> Vec<Arc<dyn Module>> {
         Arc::new(super::uri::Uri),
         Arc::new(super::hostname::Hostname),
         Arc::new(super::cron::Cron),
+        Arc::new(super::sysctl::Sysctl),
     ]
 }
 
