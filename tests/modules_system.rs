@@ -32,6 +32,12 @@ async fn apt_then_systemd_and_service() {
     };
     assert_eq!(version().await.trim_start_matches("un "), "");
 
+    // update_cache alone (check mode does not update, as in Ansible: a fresh host needs this)
+    let r = lab
+        .run(&apt, json!({"update_cache": true}), false, false)
+        .await
+        .unwrap();
+    assert!(r.data.contains_key("cache_update_time"), "{r:?}");
     // check mode: predicts the install (with the apt-get summary as diff), installs nothing
     let r = lab
         .run(
@@ -1155,7 +1161,7 @@ async fn hostname_with_hostnamectl() {
 #[tokio::test]
 async fn cron_jobs_in_user_crontab_and_cron_file() {
     let Some(lab) = lab("cron", 0) else { return };
-    if lab.sh("command -v crontab || { DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends cron >/dev/null 2>&1; command -v crontab; }").await.trim().is_empty() {
+    if lab.sh("for i in 1 2 3 4 5; do command -v crontab && break; apt-get -o DPkg::Lock::Timeout=60 update -q >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=60 install -y -q --no-install-recommends cron >/dev/null 2>&1 || sleep 3; done; command -v crontab").await.trim().is_empty() {
         eprintln!("skipping cron: no crontab on the host and no cron package in the lab repo");
         return;
     }
