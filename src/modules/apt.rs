@@ -904,7 +904,7 @@ impl Apt {
         let mut fetch = String::new();
         for (i, d) in deb.split(',').enumerate() {
             let path = if d.contains("://") {
-                let tmp = format!("/tmp/.rig-apt-deb-$$-{i}.deb");
+                let tmp = format!("\"$rt/deb-{i}.deb\"");
                 fetch.push_str(&format!(
                     "curl -fsSL -o {tmp} {u} 2>/dev/null || wget -q -O {tmp} {u} || {{ echo 'Failed to download {d}' >&2; exit 92; }}\n",
                     u = q(d)
@@ -917,6 +917,7 @@ impl Apt {
         }
         // Per .deb: skip it when the same version is installed already.
         let mut s = String::from(APT_ENV);
+        s.push_str("rt=$(mktemp -d) || exit 93; trap 'rm -rf \"$rt\"' EXIT\n");
         s.push_str(&fetch);
         s.push_str("todo=''\n");
         for p in &to_install {

@@ -276,12 +276,6 @@ pub fn result(changed: bool, data: IndexMap<String, Value>) -> ModuleResult {
     }
 }
 
-/// Splits probe output into `(tag, rest)` pairs for lines shaped `TAG\tREST`.
-pub fn tagged(out: &str) -> impl Iterator<Item = (&str, &str)> {
-    out.lines()
-        .filter_map(|l| l.split_once('\t').or(Some((l, ""))))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

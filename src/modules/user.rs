@@ -466,8 +466,9 @@ impl Module for User {
         let mut script = String::new();
         if let Some(cmd) = &cmd {
             script.push_str(&format!(
-                "{} >/tmp/.rig-user-out.$$ 2>/tmp/.rig-user-err.$$; rc=$?\n\
-                 cat /tmp/.rig-user-out.$$; cat /tmp/.rig-user-err.$$ >&2; rm -f /tmp/.rig-user-out.$$ /tmp/.rig-user-err.$$\n\
+                "rt=$(mktemp -d) || exit 97; trap 'rm -rf \"$rt\"' EXIT\n\
+                 {} >\"$rt/o\" 2>\"$rt/e\"; rc=$?\n\
+                 cat \"$rt/o\"; cat \"$rt/e\" >&2\n\
                  [ $rc = 0 ] || exit $rc\n",
                 join_cmd(cmd)
             ));
