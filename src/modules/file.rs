@@ -219,16 +219,29 @@ pub fn plan(args: &FileArgs, probe: &Probe) -> Result<FilePlan, ModuleError> {
             p.after_state = prev.to_string();
         }
         "link" | "hard" => {
-            let Some(src) = &args.src else {
+            // An existing link keeps its target when no src is given.
+            let kept = (state == "link" && prev == "link")
+                .then(|| f.link_target.clone())
+                .flatten();
+            let Some(src) = args.src.as_ref().or(kept.as_ref()) else {
                 return Err(failed(format!(
                     "src is required for creating a {}",
                     if state == "link" { "link" } else { "hard link" }
                 )));
             };
-            let src_facts = &probe.files[1];
+            // The probe of src exists only when src was given.
+            let src_facts = probe.files.get(1).cloned().unwrap_or_else(|| FileFacts {
+                stat: f.target.clone().unwrap_or_default(),
+                ..Default::default()
+            });
             let qs = shell_quote(src);
+            let refuse = |msg: String| {
+                let mut data = IndexMap::new();
+                add_stat_fields(&mut data, &f.stat);
+                data.insert("path".to_string(), Value::from(path.clone()));
+                ModuleError::Failed { message: msg, data }
+            };
             if state == "link" {
-                p.chown_opts = "-h ";
                 let same = f.stat.kind == Kind::Link && f.link_target.as_deref() == Some(src);
                 if !same {
                     if !src_facts.exists() && !args.force {
@@ -239,12 +252,12 @@ pub fn plan(args: &FileArgs, probe: &Probe) -> Result<FilePlan, ModuleError> {
                     }
                     match prev {
                         "file" | "hard" if !args.force => {
-                            return Err(failed(format!(
+                            return Err(refuse(format!(
                                 "refusing to convert from {prev} to symlink for {path}"
                             )));
                         }
                         "directory" => {
-                            return Err(failed(format!(
+                            return Err(refuse(format!(
                                 "refusing to convert from directory to symlink for {path}"
                             )));
                         }
@@ -257,25 +270,36 @@ pub fn plan(args: &FileArgs, probe: &Probe) -> Result<FilePlan, ModuleError> {
                         format!("rm -f {q} && ")
                     };
                     p.script = format!("{rm}ln -sfn {qs} {q} || exit 1\n");
+                    p.created = prev == "absent";
                 }
-                // Links report their own (lstat) attributes; mode does not apply to them.
-                let st = Stat {
-                    kind: Kind::Link,
-                    mode: 0o777,
-                    uid: f.stat.uid,
-                    gid: f.stat.gid,
-                    ..Default::default()
-                };
-                let base = if f.stat.kind == Kind::Link {
-                    &f.stat
+                // With follow, mode/owner/group go to what the link points to; otherwise
+                // owner/group go to the link itself (a link has no mode of its own).
+                let target = src_facts.followed().clone();
+                if args.follow && target.kind != Kind::Absent {
+                    let mode = match &args.mode {
+                        Some(m) => Some(m.resolve(target.mode, target.kind == Kind::Dir, umask)?),
+                        None => None,
+                    };
+                    p.attrs = AttrChange::new(&target, mode, &args.owner);
+                    p.chown_opts = "";
                 } else {
-                    &st
-                };
-                p.attrs = AttrChange::new(base, None, &args.owner);
-                if f.stat.kind != Kind::Link {
-                    p.attrs = AttrChange::default();
-                    p.script.push_str(&args.owner.shell(&q, false));
+                    p.chown_opts = "-h ";
+                    let own = Stat {
+                        uid: if f.stat.kind == Kind::Link {
+                            f.stat.uid
+                        } else {
+                            probe.uid
+                        },
+                        gid: if f.stat.kind == Kind::Link {
+                            f.stat.gid
+                        } else {
+                            probe.gid
+                        },
+                        ..f.stat.clone()
+                    };
+                    p.attrs = AttrChange::new(&own, None, &args.owner);
                 }
+                p.changed |= !p.attrs.is_empty();
                 return Ok(p);
             }
             let src_abs = src.clone();
@@ -449,7 +473,7 @@ impl Module for File {
         let q = shell_quote(&p.report_path);
         let stat = if ctx.check_mode && f.exists() {
             // Ansible reports the current state in check mode.
-            let st = if fa.follow && f.stat.kind == Kind::Link {
+            let st = if fa.follow && f.stat.kind == Kind::Link && p.after_state != "link" {
                 f.target.clone().unwrap_or_else(|| f.stat.clone())
             } else {
                 f.stat.clone()

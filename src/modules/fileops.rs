@@ -307,6 +307,16 @@ pub struct ProbeReq {
     pub path: String,
     pub checksum: bool,
     pub content: bool,
+    /// Fetch the content only when it is small enough for a diff (Ansible's 104448 bytes).
+    pub content_for_diff: bool,
+}
+
+/// Ansible's `MAX_FILE_SIZE_FOR_DIFF`: bigger files get no diff.
+pub const MAX_DIFF_SIZE: u64 = 104448;
+
+/// Whether Ansible would show a text diff of these bytes (not too big, not binary).
+pub fn diffable(data: &[u8]) -> bool {
+    data.len() as u64 <= MAX_DIFF_SIZE && !data.contains(&0)
 }
 
 impl ProbeReq {
@@ -320,7 +330,7 @@ impl ProbeReq {
         ProbeReq {
             path: path.to_string(),
             checksum: true,
-            content: false,
+            ..Default::default()
         }
     }
     pub fn content(path: &str) -> Self {
@@ -328,6 +338,7 @@ impl ProbeReq {
             path: path.to_string(),
             checksum: true,
             content: true,
+            ..Default::default()
         }
     }
 }
@@ -359,6 +370,7 @@ rig_probe() {
   fi
   if [ "$2" = 1 ] && [ -f "$1" ] && [ -r "$1" ]; then printf 'h=%s\n' "$(sha1sum < "$1" | cut -c1-40)"; fi
   if [ "$3" = 1 ] && [ -f "$1" ] && [ -r "$1" ]; then printf 'c=%s\n' "$(base64 -w0 < "$1")"; fi
+  if [ "$3" = 2 ] && [ -f "$1" ] && [ -r "$1" ] && [ "$(stat -L -c %s "$1")" -le 104448 ]; then printf 'c=%s\n' "$(base64 -w0 < "$1")"; fi
 }
 "#;
 
@@ -372,7 +384,13 @@ pub fn probe_script(reqs: &[ProbeReq], extra: &str) -> String {
             "echo '@@{i}'; rig_probe {} {} {}\n",
             shell_quote(&r.path),
             r.checksum as u8,
-            r.content as u8
+            if r.content {
+                1
+            } else if r.content_for_diff {
+                2
+            } else {
+                0
+            }
         ));
     }
     if !extra.is_empty() {
