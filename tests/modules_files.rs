@@ -406,6 +406,12 @@ fn compare(
             }
         }
     }
+    let our_backup = ours["data"]["backup_file"]
+        .as_str()
+        .or(ours["data"]["backup"].as_str());
+    if theirs["backup"] == true && our_backup.is_none_or(str::is_empty) {
+        errs.push(format!("{case} [{phase}] no backup file reported"));
+    }
     if let Some(st) = theirs["stat"].as_object() {
         let volatile = ["atime", "mtime", "ctime", "inode", "dev", "version"];
         for (k, v) in st {

@@ -116,12 +116,14 @@ pub fn plan(args: &FileArgs, probe: &Probe) -> Result<FilePlan, ModuleError> {
     } else {
         Some(f.stat.clone()).filter(|s| s.kind != Kind::Absent)
     };
-    let fail_with = |msg: String, st: &str| ModuleError::Failed {
-        message: msg,
-        data: IndexMap::from([
-            ("path".to_string(), Value::from(path.clone())),
-            ("state".to_string(), Value::from(st.to_string())),
-        ]),
+    let fail_with = |msg: String, st: &str| {
+        let mut data = IndexMap::new();
+        if let Some(t) = &target {
+            add_stat_fields(&mut data, t);
+        }
+        data.insert("path".to_string(), Value::from(path.clone()));
+        data.insert("state".to_string(), Value::from(st.to_string()));
+        ModuleError::Failed { message: msg, data }
     };
     match state.as_str() {
         "absent" => {
@@ -465,8 +467,8 @@ impl Module for File {
         if p.before_state == "directory" && p.after_state == "absent" {
             b.insert("path_content".into(), path_content(&fa.path, &probe));
         }
-        // Ansible's touch reports no diff in check mode.
-        if ctx.diff_mode && p.changed && !(touch && ctx.check_mode) {
+        // Ansible's touch of a new path reports no diff in check mode.
+        if ctx.diff_mode && p.changed && !(touch && ctx.check_mode && p.created) {
             result.diffs.push(dict_diff(&b, &a));
         }
         let f = &probe.files[0];

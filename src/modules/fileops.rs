@@ -170,7 +170,7 @@ pub fn apply_symbolic(
         for c in rest.chars() {
             if "=+-".contains(c) {
                 ops.push((c, String::new()));
-            } else if "rwxXst".contains(c) {
+            } else if "rwxXstugo".contains(c) {
                 ops.last_mut().ok_or_else(bad)?.1.push(c);
             } else {
                 return Err(bad());
@@ -185,10 +185,7 @@ pub fn apply_symbolic(
                     _ => &['o'],
                 };
                 for &u in users {
-                    let mut bits = perm_bits(u, &perms, mode, is_dir);
-                    if use_umask {
-                        bits &= !umask;
-                    }
+                    let bits = perm_bits(u, &perms, mode, is_dir, use_umask.then_some(umask));
                     let mask = user_mask(u);
                     mode = match op {
                         '=' => (mode & !mask) | bits,
@@ -210,22 +207,29 @@ fn user_mask(u: char) -> u32 {
     }
 }
 
-fn perm_bits(u: char, perms: &str, mode: u32, is_dir: bool) -> u32 {
+/// The bits one `perms` string gives user class `u`, as Ansible's
+/// `_get_octal_mode_from_symbolic_perms`: the umask (when no class was named) masks r/w/x
+/// only; `u`/`g`/`o` copy another class's current bits.
+fn perm_bits(u: char, perms: &str, mode: u32, is_dir: bool, umask: Option<u32>) -> u32 {
     let shift = match u {
         'u' => 6,
         'g' => 3,
         _ => 0,
     };
+    let keep = !umask.unwrap_or(0);
     let mut bits = 0;
     for p in perms.chars() {
         bits |= match p {
-            'r' => 4 << shift,
-            'w' => 2 << shift,
-            'x' => 1 << shift,
+            'r' => (4 << shift) & keep,
+            'w' => (2 << shift) & keep,
+            'x' => (1 << shift) & keep,
             'X' if is_dir || mode & 0o111 != 0 => 1 << shift,
             's' if u == 'u' => 0o4000,
             's' if u == 'g' => 0o2000,
             't' if u == 'o' => 0o1000,
+            'u' => ((mode & 0o700) >> 6) << shift,
+            'g' => ((mode & 0o070) >> 3) << shift,
+            'o' => (mode & 0o007) << shift,
             _ => 0,
         };
     }
@@ -1241,6 +1245,9 @@ mod tests {
             0o755
         );
         assert!(apply_symbolic("z=r", 0, false, 0o022).is_err());
+        // No class named: the umask masks r/w/x.
+        assert_eq!(apply_symbolic("=rw", 0, false, 0o022).unwrap(), 0o644);
+        assert_eq!(apply_symbolic("g=u", 0o700, false, 0o022).unwrap(), 0o770);
     }
 
     #[test]
