@@ -259,7 +259,7 @@ impl Module for Copy {
             req.content = match c.as_str() {
                 Some(s) => s.as_bytes().to_vec(),
                 // Ansible dumps non-string content as JSON.
-                None => serde_json::to_string(&c).unwrap_or_default().into_bytes(),
+                None => py_json_dumps(&serde_json::to_value(&c).unwrap_or_default()).into_bytes(),
             };
             return put_content(ctx, req).await;
         }
@@ -413,4 +413,67 @@ fn walk(
         }
     }
     Ok(())
+}
+
+/// Python's `json.dumps(value)` with its defaults: `", "` and `": "` separators, non-ASCII
+/// escaped as `\uXXXX`. Ansible's copy writes dict/list `content` this way.
+pub fn py_json_dumps(v: &serde_json::Value) -> String {
+    use serde_json::Value as J;
+    match v {
+        J::Null => "null".into(),
+        J::Bool(b) => if *b { "true" } else { "false" }.into(),
+        J::Number(n) => n.to_string(),
+        J::String(s) => {
+            let mut out = String::from("\"");
+            for ch in s.chars() {
+                match ch {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    '\u{8}' => out.push_str("\\b"),
+                    '\u{c}' => out.push_str("\\f"),
+                    c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+                        let mut buf = [0u16; 2];
+                        for unit in c.encode_utf16(&mut buf) {
+                            out.push_str(&format!("\\u{unit:04x}"));
+                        }
+                    }
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+            out
+        }
+        J::Array(a) => format!(
+            "[{}]",
+            a.iter().map(py_json_dumps).collect::<Vec<_>>().join(", ")
+        ),
+        J::Object(m) => format!(
+            "{{{}}}",
+            m.iter()
+                .map(|(k, x)| format!(
+                    "{}: {}",
+                    py_json_dumps(&J::String(k.clone())),
+                    py_json_dumps(x)
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_as_python() {
+        let v = serde_json::json!({"a": [1, "é\n"], "b": null, "c": true});
+        assert_eq!(
+            py_json_dumps(&v),
+            r#"{"a": [1, "\u00e9\n"], "b": null, "c": true}"#
+        );
+    }
 }

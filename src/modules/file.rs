@@ -623,3 +623,107 @@ fn predict(fa: &FileArgs, p: &FilePlan, f: &FileFacts, probe: &Probe) -> Stat {
     }
     st
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(pairs: &[(&str, &str)]) -> FileArgs {
+        let a: Args = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::from(*v)))
+            .collect();
+        FileArgs::parse(&a).unwrap()
+    }
+
+    fn probe_with(stat: Stat) -> Probe {
+        Probe {
+            files: vec![FileFacts {
+                path: "/p".into(),
+                stat,
+                ..Default::default()
+            }],
+            umask: 0o022,
+            ..Default::default()
+        }
+    }
+
+    fn file(mode: u32) -> Stat {
+        Stat {
+            kind: Kind::File,
+            mode,
+            nlink: 1,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn mode_change_on_existing_file() {
+        let p = plan(
+            &args(&[("path", "/p"), ("mode", "0600")]),
+            &probe_with(file(0o644)),
+        )
+        .unwrap();
+        assert!(p.changed);
+        assert_eq!(p.attrs.mode, Some((0o644, 0o600)));
+        let p = plan(
+            &args(&[("path", "/p"), ("mode", "0600")]),
+            &probe_with(file(0o600)),
+        )
+        .unwrap();
+        assert!(!p.changed);
+    }
+
+    #[test]
+    fn directory_created_with_parents_and_mode() {
+        let p = plan(
+            &args(&[("path", "/a/b"), ("state", "directory"), ("mode", "0750")]),
+            &probe_with(Stat::default()),
+        )
+        .unwrap();
+        assert!(p.changed && p.created);
+        assert!(p.script.contains("for p in /a /a/b;"), "{}", p.script);
+        assert!(p.script.contains("chmod 750"));
+        assert_eq!(p.before_state, "absent");
+        assert_eq!(p.after_state, "directory");
+    }
+
+    #[test]
+    fn refusals_and_absent() {
+        let e = plan(
+            &args(&[("path", "/p"), ("state", "file")]),
+            &probe_with(Stat::default()),
+        );
+        assert!(
+            e.unwrap_err()
+                .to_string()
+                .contains("is absent, cannot continue")
+        );
+        let dir = Stat {
+            kind: Kind::Dir,
+            mode: 0o755,
+            ..Default::default()
+        };
+        let e = plan(
+            &args(&[("path", "/p"), ("state", "file")]),
+            &probe_with(dir.clone()),
+        );
+        assert!(
+            e.unwrap_err()
+                .to_string()
+                .contains("is directory, cannot continue")
+        );
+        let p = plan(
+            &args(&[("path", "/p"), ("state", "absent")]),
+            &probe_with(dir),
+        )
+        .unwrap();
+        assert!(p.changed && p.script.starts_with("rm -rf"));
+        let p = plan(
+            &args(&[("path", "/p"), ("state", "absent")]),
+            &probe_with(Stat::default()),
+        )
+        .unwrap();
+        assert!(!p.changed);
+    }
+}
