@@ -626,3 +626,27 @@ async fn large_or_binary_files_get_no_diff() {
     assert!(r.changed);
     assert!(r.diffs.is_empty());
 }
+
+#[tokio::test]
+async fn setuid_mode_survives_owner_change() {
+    if !running_as_root() {
+        return;
+    }
+    let env = Env::new();
+    let dest = env.d("suid");
+    let r = env
+        .run(
+            &rig::modules::copy::Copy,
+            &[
+                ("content", v("#!/bin/sh\n")),
+                ("dest", v(&dest)),
+                ("owner", v("nobody")),
+                ("mode", v("04755")),
+            ],
+        )
+        .await;
+    assert!(r.changed && !r.failed, "{:?}", r.msg);
+    let m = std::fs::metadata(&dest).unwrap();
+    assert_eq!(m.permissions().mode() & 0o7777, 0o4755);
+    assert_eq!(m.uid(), 65534);
+}

@@ -280,6 +280,8 @@ pub struct FileFacts {
     /// What a symlink points to (the followed stat), when the path is a link to something.
     pub target: Option<Stat>,
     pub link_target: Option<String>,
+    /// The fully resolved path of a symlink (`readlink -f`).
+    pub real_path: Option<String>,
     /// SHA-1 of a regular file's content (followed), when asked.
     pub sha1: Option<String>,
     /// The file's content (followed), when asked.
@@ -369,6 +371,7 @@ rig_probe() {
     printf 's=%s\n' "$(rig_stat "$1")"
     rig_l=$(readlink "$1"); printf 'l=%s\n' "$(printf %s "$rig_l" | base64 -w0)"
     if [ -e "$1" ]; then printf 'S=%s\n' "$(rig_stat -L "$1")"; fi
+    printf 'r=%s\n' "$(readlink -f "$1")"
   elif [ -e "$1" ]; then
     printf 's=%s\n' "$(rig_stat "$1")"
   fi
@@ -481,6 +484,7 @@ pub fn parse_probe(reqs: &[ProbeReq], out: &str) -> Result<Probe, ModuleError> {
             }
             (Some(f), "S") => f.target = parse_stat(v),
             (Some(f), "l") => f.link_target = Some(String::from_utf8_lossy(&b64(v)).into_owned()),
+            (Some(f), "r") => f.real_path = Some(v.to_string()).filter(|r| !r.is_empty()),
             (Some(f), "h") => f.sha1 = Some(v.trim().to_string()),
             (Some(f), "c") => f.content = Some(b64(v)),
             _ => {}
@@ -889,11 +893,12 @@ pub async fn atomic_write(
     if spec.backup {
         s.push_str(BACKUP_SH);
     }
-    s.push_str(&format!("chmod {:o} \"$tmp\" || exit 1\n", spec.mode));
+    // Owner before mode: chown clears setuid/setgid bits.
     if let Some((u, g)) = spec.keep_ids {
         s.push_str(&format!("chown {u}:{g} \"$tmp\" 2>/dev/null\n"));
     }
     s.push_str(&spec.owner.shell("\"$tmp\"", false));
+    s.push_str(&format!("chmod {:o} \"$tmp\" || exit 1\n", spec.mode));
     if let Some(v) = validate {
         s.push_str(&v);
         s.push_str(

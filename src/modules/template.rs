@@ -51,6 +51,7 @@ impl Module for Template {
             owner: Owner::from_args(&a),
             backup: a.bool(&["backup"], false)?,
             force: a.bool(&["force"], true)?,
+            follow: a.bool(&["follow"], false)?,
             validate: a.str(&["validate"]),
             ..Default::default()
         };
