@@ -1103,9 +1103,10 @@ pub async fn apply_text_edit(
         ..Default::default()
     };
     // Follow a symlink: the real file is changed.
-    let real = match (&e.facts.stat.kind, &e.facts.link_target) {
-        (Kind::Link, Some(t)) if t.starts_with('/') => t.clone(),
-        (Kind::Link, Some(t)) => format!("{}/{}", parent_dir(e.path), t),
+    let real = match (&e.facts.stat.kind, &e.facts.real_path, &e.facts.link_target) {
+        (Kind::Link, Some(r), _) => r.clone(),
+        (Kind::Link, None, Some(t)) if t.starts_with('/') => t.clone(),
+        (Kind::Link, None, Some(t)) => format!("{}/{}", parent_dir(e.path), t),
         _ => e.path.to_string(),
     };
     if let Some(content) = e.new_content {
