@@ -418,8 +418,16 @@ fn parse_stat(line: &str) -> Option<Stat> {
     let inode = it.next()?.parse().ok()?;
     let mtime = it.next()?.parse().ok()?;
     let nlink = it.next()?.parse().ok()?;
-    let owner = it.next()?.to_string();
-    let group = it.next().unwrap_or("").to_string();
+    // An id without a name is reported by number, as Ansible does.
+    let name_or_id = |n: &str, id: u32| {
+        if n == "UNKNOWN" || n.is_empty() {
+            id.to_string()
+        } else {
+            n.to_string()
+        }
+    };
+    let owner = name_or_id(it.next()?, uid);
+    let group = name_or_id(it.next().unwrap_or(""), gid);
     let kind = match raw_mode & 0o170000 {
         0o100000 => Kind::File,
         0o040000 => Kind::Dir,
@@ -1299,6 +1307,10 @@ mod tests {
         assert_eq!(p.files[0].stat.mode, 0o644);
         assert_eq!(p.files[0].sha1.as_deref(), Some("abc"));
         assert!(!p.files[1].exists());
+        let out = "@@0\ns=81a4 1234 4321 5 12 1700000000 1 UNKNOWN UNKNOWN\n";
+        let p = parse_probe(&reqs, out).unwrap();
+        assert_eq!(p.files[0].stat.owner, "1234");
+        assert_eq!(p.files[0].stat.group, "4321");
     }
 
     #[test]
