@@ -661,3 +661,22 @@ async fn setuid_mode_survives_owner_change() {
     assert_eq!(m.permissions().mode() & 0o7777, 0o4755);
     assert_eq!(m.uid(), 65534);
 }
+
+#[tokio::test]
+async fn copy_content_into_a_directory_is_refused() {
+    let env = Env::new();
+    let err = env
+        .run_opts(
+            &rig::modules::copy::Copy,
+            &[
+                ("content", v("x")),
+                ("dest", v(&format!("{}/", env.d("sub")))),
+            ],
+            false,
+        )
+        .await
+        .unwrap_err();
+    // Ansible: "can not use content with a dir as dest".
+    assert_eq!(err.to_string(), "can not use content with a dir as dest");
+    assert_eq!(env.conn.round_trips(), 0);
+}

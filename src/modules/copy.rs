@@ -275,6 +275,9 @@ impl Module for Copy {
             validate: a.str(&["validate"]),
             ..Default::default()
         };
+        if content.is_some() && req.dest.ends_with('/') {
+            return Err(fileops::failed("can not use content with a dir as dest"));
+        }
         if let Some(c) = content {
             req.content = match c.as_str() {
                 Some(s) => s.as_bytes().to_vec(),
