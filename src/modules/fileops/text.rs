@@ -83,7 +83,15 @@ pub async fn apply_text_edit(
                 validate: e.validate,
                 make_parents: !exists,
             };
-            let w = atomic_write(ctx, content, &spec).await?;
+            // These modules word a failed validation their own way.
+            let w = match atomic_write(ctx, content, &spec).await {
+                Err(ModuleError::Failed { message, data }) if message == "failed to validate" => {
+                    let rc = data.get("exit_status").cloned().unwrap_or_default();
+                    let err = data.get("stderr").cloned().unwrap_or_default();
+                    return Err(failed(format!("failed to validate: rc:{rc} error:{err}")));
+                }
+                other => other?,
+            };
             r.backup_file = w.backup_file;
         }
     } else if !attrs.is_empty() && !ctx.check_mode {
