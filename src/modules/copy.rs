@@ -27,6 +27,12 @@ pub struct PutRequest {
     pub backup: bool,
     pub force: bool,
     pub validate: Option<String>,
+    /// `remote_src`: the content is read from this path on the target, in the same probe.
+    pub remote_src: Option<String>,
+    /// No diff (directory copies and remote_src, as Ansible).
+    pub no_diff: bool,
+    /// `follow`: a symlinked dest is written through (else the link is replaced by a file).
+    pub follow: bool,
 }
 
 /// Probes, compares and writes one file. One round trip when nothing changes.
@@ -45,7 +51,31 @@ pub async fn put_content(
     if let Some(j) = &joined {
         reqs.push(probe_req(ctx, j));
     }
-    let probe = fileops::probe(ctx, &reqs, &req.owner.probe_sh()).await?;
+    let mut extra = req.owner.probe_sh();
+    let remote_idx = reqs.len();
+    if let Some(src) = &req.remote_src {
+        reqs.push(ProbeReq::content(src));
+        extra.push_str(&format!(
+            "[ -f {q} ] && printf 'rig_md5=%s\\n' \"$(md5sum < {q} | cut -c1-32)\"\n",
+            q = crate::connection::local::shell_quote(src)
+        ));
+    }
+    let probe = fileops::probe(ctx, &reqs, &extra).await?;
+    let mut remote_md5 = None;
+    if let Some(src) = &req.remote_src {
+        let f = &probe.files[remote_idx];
+        if !f.exists() {
+            return Err(fileops::failed(format!("Source {src} not found")));
+        }
+        if f.is_dir() {
+            return Err(fileops::failed(format!(
+                "remote_src with a directory source is not supported yet: {src}"
+            )));
+        }
+        req.content = f.content.clone().unwrap_or_default();
+        req.src_mode = Some(f.followed().mode);
+        remote_md5 = probe.extra.get("rig_md5").cloned();
+    }
     req.owner.resolve(&probe)?;
     let mut facts = &probe.files[0];
     let mut dest = req.dest.clone();
@@ -57,14 +87,36 @@ pub async fn put_content(
             parent_ok = true;
         }
     }
+    // The diff names the dest as given, even when writing through a link.
+    let header_dest = dest.clone();
+    // A symlinked dest: with `follow` the file it points to is written; without, the link is
+    // replaced by a new file (even with the same content), as Ansible does.
+    let is_link = facts.stat.kind == fileops::Kind::Link;
+    let replace_link = is_link && !req.follow;
+    if req.follow && is_link {
+        if let Some(real) = &facts.real_path {
+            dest = real.clone();
+        }
+    }
     let new_sha = sha1_hex(&req.content);
     let after_header = req.after_header.clone().unwrap_or_else(|| dest.clone());
     let mut data = IndexMap::new();
     let exists = facts.exists();
+    // No diff for big or binary files (Ansible prints "diff skipped" for them).
+    let show_diff = |facts: &FileFacts| {
+        ctx.diff_mode
+            && !req.no_diff
+            && fileops::diffable(&req.content)
+            && (!facts.exists() || facts.content.as_deref().is_some_and(fileops::diffable))
+    };
     // Diffs go with failures too, as Ansible's do.
     let content_diff = |facts: &FileFacts| {
         let before = facts.content.clone().unwrap_or_default();
-        let bh = if facts.exists() { dest.as_str() } else { "" };
+        let bh = if facts.exists() {
+            header_dest.as_str()
+        } else {
+            ""
+        };
         text_diff(bh, &after_header, &before, &req.content)
     };
     let fail = |message: String, mut data: IndexMap<String, Value>, facts: &FileFacts| {
@@ -72,7 +124,7 @@ pub async fn put_content(
         ModuleResult {
             failed: true,
             msg: Some(message),
-            diffs: if ctx.diff_mode {
+            diffs: if show_diff(facts) {
                 vec![content_diff(facts)]
             } else {
                 vec![]
@@ -89,7 +141,7 @@ pub async fn put_content(
     if facts.is_dir() {
         return Err(fileops::failed(format!("dest {dest} is a directory")));
     }
-    let content_changed = facts.sha1.as_deref() != Some(new_sha.as_str());
+    let content_changed = facts.sha1.as_deref() != Some(new_sha.as_str()) || replace_link;
     if exists && !req.force {
         data.insert("dest".into(), Value::from(dest));
         return Ok(ModuleResult {
@@ -98,6 +150,8 @@ pub async fn put_content(
         });
     }
     let current = facts.followed().clone();
+    // A replaced link does not pass its target's attributes on.
+    let exists = exists && !replace_link;
     let base_mode = if exists {
         current.mode
     } else {
@@ -110,10 +164,13 @@ pub async fn put_content(
     };
     data.insert("checksum".into(), Value::from(new_sha.clone()));
     data.insert("dest".into(), Value::from(dest.clone()));
+    if let Some(m) = remote_md5 {
+        data.insert("md5sum".into(), Value::from(m));
+    }
     let mut result = ModuleResult::default();
     if content_changed {
         result.changed = true;
-        if ctx.diff_mode {
+        if show_diff(facts) {
             result.diffs.push(content_diff(facts));
         }
         let st = if ctx.check_mode {
@@ -182,7 +239,8 @@ fn probe_req(ctx: &ModuleContext<'_>, path: &str) -> ProbeReq {
     ProbeReq {
         path: path.to_string(),
         checksum: true,
-        content: ctx.diff_mode,
+        content: false,
+        content_for_diff: ctx.diff_mode,
     }
 }
 
@@ -213,14 +271,18 @@ impl Module for Copy {
             owner: Owner::from_args(&a),
             backup: a.bool(&["backup"], false)?,
             force: a.bool(&["force", "thirsty"], true)?,
+            follow: a.bool(&["follow"], false)?,
             validate: a.str(&["validate"]),
             ..Default::default()
         };
+        if content.is_some() && req.dest.ends_with('/') {
+            return Err(fileops::failed("can not use content with a dir as dest"));
+        }
         if let Some(c) = content {
             req.content = match c.as_str() {
                 Some(s) => s.as_bytes().to_vec(),
                 // Ansible dumps non-string content as JSON.
-                None => serde_json::to_string(&c).unwrap_or_default().into_bytes(),
+                None => py_json_dumps(&serde_json::to_value(&c).unwrap_or_default()).into_bytes(),
             };
             return put_content(ctx, req).await;
         }
@@ -257,26 +319,15 @@ fn file_mode(path: &std::path::Path) -> Option<u32> {
         .map(|m| m.permissions().mode() & 0o7777)
 }
 
-/// `remote_src: true` with a single file: read it in the probe, then write it as content.
+/// `remote_src: true` with a single file: read in the same probe as the destination.
 async fn remote_copy(
     ctx: &ModuleContext<'_>,
     src: &str,
     mut req: PutRequest,
 ) -> Result<ModuleResult, ModuleError> {
-    // One extra round trip reads the remote source; the write path is the same as for content.
-    let p = fileops::probe(ctx, &[ProbeReq::content(src)], "").await?;
-    let f: &FileFacts = &p.files[0];
-    if !f.exists() {
-        return Err(fileops::failed(format!("Source {src} not found")));
-    }
-    if f.is_dir() {
-        return Err(fileops::failed(format!(
-            "remote_src with a directory source is not supported yet: {src}"
-        )));
-    }
-    req.content = f.content.clone().unwrap_or_default();
-    req.src_mode = Some(f.followed().mode);
+    req.remote_src = Some(src.to_string());
     req.src_basename = Some(basename(src).to_string());
+    req.no_diff = true;
     put_content(ctx, req).await
 }
 
@@ -345,6 +396,7 @@ async fn copy_tree(
                 content,
                 dest: dest.clone(),
                 src_mode: file_mode(local),
+                no_diff: true,
                 ..req.clone()
             },
         )
@@ -352,9 +404,9 @@ async fn copy_tree(
         result.changed |= r.changed;
         result.diffs.extend(r.diffs);
     }
-    result
-        .data
-        .insert("dest".into(), Value::from(req.dest.clone()));
+    // Ansible reports a directory dest with a trailing slash.
+    let shown = format!("{}/", req.dest.trim_end_matches('/'));
+    result.data.insert("dest".into(), Value::from(shown));
     result
         .data
         .insert("src".into(), Value::from(src.to_string()));
@@ -384,4 +436,67 @@ fn walk(
         }
     }
     Ok(())
+}
+
+/// Python's `json.dumps(value)` with its defaults: `", "` and `": "` separators, non-ASCII
+/// escaped as `\uXXXX`. Ansible's copy writes dict/list `content` this way.
+pub fn py_json_dumps(v: &serde_json::Value) -> String {
+    use serde_json::Value as J;
+    match v {
+        J::Null => "null".into(),
+        J::Bool(b) => if *b { "true" } else { "false" }.into(),
+        J::Number(n) => n.to_string(),
+        J::String(s) => {
+            let mut out = String::from("\"");
+            for ch in s.chars() {
+                match ch {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    '\u{8}' => out.push_str("\\b"),
+                    '\u{c}' => out.push_str("\\f"),
+                    c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+                        let mut buf = [0u16; 2];
+                        for unit in c.encode_utf16(&mut buf) {
+                            out.push_str(&format!("\\u{unit:04x}"));
+                        }
+                    }
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+            out
+        }
+        J::Array(a) => format!(
+            "[{}]",
+            a.iter().map(py_json_dumps).collect::<Vec<_>>().join(", ")
+        ),
+        J::Object(m) => format!(
+            "{{{}}}",
+            m.iter()
+                .map(|(k, x)| format!(
+                    "{}: {}",
+                    py_json_dumps(&J::String(k.clone())),
+                    py_json_dumps(x)
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_as_python() {
+        let v = serde_json::json!({"a": [1, "é\n"], "b": null, "c": true});
+        assert_eq!(
+            py_json_dumps(&v),
+            r#"{"a": [1, "\u00e9\n"], "b": null, "c": true}"#
+        );
+    }
 }

@@ -68,6 +68,12 @@ pub trait ControllerFiles: Send + Sync {
     fn find(&self, kind: &str, name: &str) -> Option<std::path::PathBuf>;
     /// Renders a template file for the current host, byte for byte as the template module.
     fn render(&self, path: &std::path::Path) -> Result<String, String>;
+    /// Renders with the template task's own arguments (`newline_sequence`, `trim_blocks`,
+    /// `lstrip_blocks`, `*_start_string`/`*_end_string`, `output_encoding`); the template
+    /// module passes all of its arguments. The default ignores them.
+    fn render_with(&self, path: &std::path::Path, _task_args: &Args) -> Result<String, String> {
+        self.render(path)
+    }
 }
 
 /// Everything a module may use while it runs for one host.

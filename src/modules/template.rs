@@ -34,7 +34,10 @@ impl Module for Template {
         let Some(path) = path.filter(|p| p.is_file()) else {
             return Err(fileops::failed(format!("Could not find or access '{src}'")));
         };
-        let rendered = ctx.files.render(&path).map_err(fileops::failed)?;
+        let rendered = ctx
+            .files
+            .render_with(&path, args)
+            .map_err(fileops::failed)?;
         let src_mode = {
             use std::os::unix::fs::PermissionsExt;
             std::fs::metadata(&path)
@@ -51,7 +54,9 @@ impl Module for Template {
             owner: Owner::from_args(&a),
             backup: a.bool(&["backup"], false)?,
             force: a.bool(&["force"], true)?,
+            follow: a.bool(&["follow"], false)?,
             validate: a.str(&["validate"]),
+            ..Default::default()
         };
         put_content(ctx, req).await
     }
