@@ -4,7 +4,10 @@
 //! octal, `1_000` is an integer, `<<` merges, `!unsafe` and `!vault` tags are kept. Every node
 //! keeps its [`Location`] so later stages can point at file:line:col.
 
+mod compose;
+mod construct;
 mod node;
+mod resolve;
 
 pub use node::{Node, NodeValue};
 
@@ -47,13 +50,83 @@ pub struct Loaded {
 }
 
 /// Parses YAML text; `file` names it in locations and errors.
+///
+/// An empty file (or one with only comments) has zero documents.
 pub fn load_str(text: &str, file: &str) -> Result<Loaded, YamlError> {
-    let _ = text;
-    Err(YamlError::Syntax {
-        location: Location::new(file, 1, 1),
-        message: "the YAML loader is not written yet".into(),
-        source_line: None,
+    let file: std::sync::Arc<str> = file.into();
+    let syntax = |line: u32, col: u32, message: String| YamlError::Syntax {
+        location: Location {
+            file: std::sync::Arc::clone(&file),
+            line,
+            col,
+        },
+        message,
+        source_line: text
+            .lines()
+            .nth(line.saturating_sub(1) as usize)
+            .map(str::to_string),
+    };
+    let raws = compose::compose_all(text).map_err(|e| syntax(e.line, e.col, e.message))?;
+    let mut constructor = construct::Constructor::new(std::sync::Arc::clone(&file));
+    let mut documents = Vec::with_capacity(raws.len());
+    for raw in &raws {
+        let node = constructor
+            .construct(raw, false)
+            .map_err(|e| syntax(e.line, e.col, e.message))?;
+        documents.push(node);
+    }
+    Ok(Loaded {
+        documents,
+        warnings: constructor.warnings,
     })
+}
+
+/// Python's `repr()` of a float (`1.0`, `1e+16`, `inf`, `nan`): what Ansible prints.
+pub fn python_float_repr(f: f64) -> String {
+    if f.is_nan() {
+        return "nan".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if f == 0.0 {
+        return if f.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
+    }
+    // Shortest round-trip digits and the decimal exponent.
+    let sci = format!("{:e}", f);
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let (neg, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, mantissa),
+    };
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let sign = if neg { "-" } else { "" };
+    if (-4..16).contains(&exp) {
+        let body = if exp >= 0 {
+            let int_len = exp as usize + 1;
+            if digits.len() <= int_len {
+                format!("{digits}{}.0", "0".repeat(int_len - digits.len()))
+            } else {
+                format!("{}.{}", &digits[..int_len], &digits[int_len..])
+            }
+        } else {
+            format!("0.{}{digits}", "0".repeat((-exp - 1) as usize))
+        };
+        format!("{sign}{body}")
+    } else {
+        let m = if digits.len() > 1 {
+            format!("{}.{}", &digits[..1], &digits[1..])
+        } else {
+            digits
+        };
+        let esign = if exp < 0 { '-' } else { '+' };
+        format!("{sign}{m}e{esign}{:02}", exp.abs())
+    }
 }
 
 /// Reads and parses a YAML file.

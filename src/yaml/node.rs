@@ -22,6 +22,10 @@ pub enum NodeValue {
     Unsafe(String),
     /// `!vault`: an Ansible Vault ciphertext (the text after the tag, unchanged).
     Vault(String),
+    /// A YAML 1.1 timestamp (`2001-12-14`, `2001-12-14 21:59:43.10 -5`), which PyYAML turns
+    /// into a Python `date`/`datetime`; kept as Python's `str()` of it
+    /// (`2001-12-14 21:59:43.100000-05:00`), which is what templates print.
+    Timestamp(String),
     Seq(Vec<Node>),
     /// Keys in file order; merge keys applied, duplicates resolved (last value wins, first
     /// position kept, as a Python dict does).
@@ -61,6 +65,7 @@ impl Node {
             NodeValue::Float(_) => "a float",
             NodeValue::Str(_) | NodeValue::Unsafe(_) => "a string",
             NodeValue::Vault(_) => "a vaulted value",
+            NodeValue::Timestamp(_) => "a date",
             NodeValue::Seq(_) => "a list",
             NodeValue::Map(_) => "a mapping",
         }
@@ -78,6 +83,7 @@ impl Node {
             NodeValue::Str(s) => Value::from(s.as_str()),
             NodeValue::Unsafe(s) => Value::from_safe_string(s.clone()),
             NodeValue::Vault(s) => Value::from_safe_string(s.clone()),
+            NodeValue::Timestamp(s) => Value::from(s.as_str()),
             NodeValue::Seq(items) => items.iter().map(Node::to_value).collect(),
             NodeValue::Map(entries) => {
                 let map: indexmap::IndexMap<Value, Value> = entries
