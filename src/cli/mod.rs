@@ -1,6 +1,8 @@
 //! The command line: one file per subcommand, each a thin layer that parses arguments and calls
 //! the library.
 
+pub mod playbook;
+
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 

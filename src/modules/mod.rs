@@ -75,3 +75,8 @@ pub trait Module: Send + Sync {
     fn supports_check_mode(&self) -> bool;
     async fn run(&self, args: &Args, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError>;
 }
+
+pub mod command;
+mod registry;
+
+pub use registry::lookup;

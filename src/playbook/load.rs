@@ -214,7 +214,7 @@ pub fn load_playbook(path: &Path) -> Result<Playbook, PlaybookError> {
     Ok(Playbook {
         path: abs,
         dir,
-        plays,
+        plays: plays.into_iter().map(Arc::new).collect(),
     })
 }
 

@@ -12,7 +12,7 @@ pub struct Playbook {
     pub path: PathBuf,
     /// The directory of the playbook (`playbook_dir`).
     pub dir: PathBuf,
-    pub plays: Vec<Play>,
+    pub plays: Vec<Arc<Play>>,
 }
 
 /// Keywords inherited play → role → block → task (unset = inherit).

@@ -1,0 +1,738 @@
+//! Executing one task on one host: argument templating, module_defaults, check/diff mode,
+//! become, environment, delegation, retries, and the controller-side actions (debug,
+//! set_fact, assert, fail, include_vars, pause, ping, gather_facts).
+
+use super::connect::{EnvConnection, connection_for};
+use super::files::TaskFiles;
+use super::play::PlayRun;
+use super::scope::Scope;
+use super::task::{ResultMap, overrides};
+use super::vars_build::TaskVars;
+use crate::connection::{Become, Connection};
+use crate::modules::{ModuleContext, ModuleError};
+use crate::playbook::{Task, short_action};
+use crate::report::{Event, TaskInfo};
+use crate::template::TemplateError;
+use crate::vars::OMIT_TOKEN;
+use indexmap::IndexMap;
+use minijinja::Value;
+use minijinja::value::ValueKind;
+use std::sync::Arc;
+
+/// Templates every string in a value (maps and lists recursively).
+pub(crate) fn deep_template(pr: &PlayRun, v: &Value, ctx: &Value) -> Result<Value, TemplateError> {
+    match v.kind() {
+        ValueKind::String => crate::vars::template_value(&pr.runner.templar, v, ctx),
+        ValueKind::Seq => {
+            let mut out = Vec::new();
+            if let Ok(it) = v.try_iter() {
+                for item in it {
+                    let t = deep_template(pr, &item, ctx)?;
+                    if t.as_str() != Some(OMIT_TOKEN) {
+                        out.push(t);
+                    }
+                }
+            }
+            Ok(Value::from(out))
+        }
+        ValueKind::Map => {
+            let mut out: IndexMap<Value, Value> = IndexMap::new();
+            if let Ok(it) = v.try_iter() {
+                for key in it {
+                    let item = v.get_item(&key).unwrap_or_default();
+                    let t = deep_template(pr, &item, ctx)?;
+                    if t.as_str() != Some(OMIT_TOKEN) {
+                        out.insert(key, t);
+                    }
+                }
+            }
+            Ok(Value::from_iter(out))
+        }
+        _ => Ok(v.clone()),
+    }
+}
+
+fn failed(msg: impl Into<String>) -> ResultMap {
+    let mut r = ResultMap::new();
+    r.insert("changed".into(), Value::from(false));
+    r.insert("failed".into(), Value::from(true));
+    r.insert("msg".into(), Value::from(msg.into()));
+    r
+}
+
+fn ok() -> ResultMap {
+    let mut r = ResultMap::new();
+    r.insert("changed".into(), Value::from(false));
+    r
+}
+
+fn truthy(v: &Value) -> bool {
+    match v.as_str() {
+        Some(s) => matches!(
+            s.to_ascii_lowercase().as_str(),
+            "yes" | "true" | "on" | "1" | "y"
+        ),
+        None => v.is_true(),
+    }
+}
+
+/// Runs the action once (with retries for `until`) and returns its result.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn execute(
+    pr: &Arc<PlayRun>,
+    t: &Arc<Task>,
+    host: &str,
+    scope: &Scope,
+    tv: &TaskVars,
+    extra: &[(&str, Value)],
+    info: &TaskInfo,
+    events: &mut Vec<Event>,
+) -> ResultMap {
+    let r = &pr.runner;
+    let retries = if t.until.is_empty() {
+        0
+    } else {
+        let ctx = tv.ctx_with(extra);
+        t.retries
+            .as_ref()
+            .and_then(|v| crate::vars::template_value(&r.templar, v, &ctx).ok())
+            .and_then(|v| v.as_i64().or_else(|| v.to_string().parse().ok()))
+            .unwrap_or(3)
+            .max(0)
+    };
+    let delay = t
+        .delay
+        .as_ref()
+        .and_then(|v| crate::vars::template_value(&r.templar, v, &tv.ctx_with(extra)).ok())
+        .and_then(|v| v.as_i64().or_else(|| v.to_string().parse().ok()))
+        .unwrap_or(5);
+    let mut attempt = 0i64;
+    loop {
+        attempt += 1;
+        let mut res = execute_once(pr, t, host, scope, tv, extra).await;
+        if res.get("skipped").is_some_and(Value::is_true)
+            || res.get("unreachable").is_some_and(Value::is_true)
+        {
+            return res;
+        }
+        overrides(pr, t, tv, extra, &mut res);
+        if t.until.is_empty() {
+            return res;
+        }
+        let mut ex: Vec<(&str, Value)> = extra.to_vec();
+        let snapshot = Value::from_iter(res.clone());
+        if let Some(reg) = &t.register {
+            ex.push((reg.as_str(), snapshot));
+        }
+        let ctx = tv.ctx_with(&ex);
+        let mut done = true;
+        for c in &t.until {
+            match super::conditional::eval(&r.templar, &c.expr, &ctx, Some(&c.location)) {
+                Ok(true) => {}
+                Ok(false) => done = false,
+                Err(e) => {
+                    return failed(e.message);
+                }
+            }
+        }
+        res.insert("attempts".into(), Value::from(attempt));
+        if done {
+            res.insert("failed".into(), Value::from(false));
+            return res;
+        }
+        if attempt > retries {
+            res.insert("failed".into(), Value::from(true));
+            return res;
+        }
+        events.push(Event::Retry {
+            task: info.clone(),
+            host: host.to_string(),
+            retries: retries + 1,
+            attempts: attempt,
+        });
+        tokio::time::sleep(std::time::Duration::from_secs(delay.max(0) as u64)).await;
+    }
+}
+
+fn module_defaults(
+    pr: &PlayRun,
+    t: &Task,
+    scope: &Scope,
+    short: &str,
+    ctx: &Value,
+) -> IndexMap<String, Value> {
+    let mut out = IndexMap::new();
+    for md in scope.module_defaults(&pr.play.kw, t) {
+        let md = deep_template(pr, md, ctx).unwrap_or(md.clone());
+        // A list of mappings or one mapping: module name → defaults.
+        let maps: Vec<Value> = match md.kind() {
+            ValueKind::Seq => md.try_iter().map(|i| i.collect()).unwrap_or_default(),
+            _ => vec![md.clone()],
+        };
+        for m in maps {
+            let Ok(keys) = m.try_iter() else { continue };
+            for k in keys {
+                let name = k.to_string();
+                if short_action(&name) == short {
+                    let defaults = m.get_item(&k).unwrap_or_default();
+                    if let Ok(dk) = defaults.try_iter() {
+                        for d in dk {
+                            out.insert(d.to_string(), defaults.get_item(&d).unwrap_or_default());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+async fn execute_once(
+    pr: &Arc<PlayRun>,
+    t: &Arc<Task>,
+    host: &str,
+    scope: &Scope,
+    tv: &TaskVars,
+    extra: &[(&str, Value)],
+) -> ResultMap {
+    let r = &pr.runner;
+    let ctx = tv.ctx_with(extra);
+    let short = short_action(&t.action).to_string();
+    // Arguments: templated, except those the action evaluates itself.
+    let mut args: IndexMap<String, Value> = IndexMap::new();
+    for (k, v) in &t.args {
+        let raw = (short == "assert" && k == "that") || (short == "debug" && k == "var");
+        if raw {
+            args.insert(k.clone(), v.clone());
+            continue;
+        }
+        match deep_template(pr, v, &ctx) {
+            Ok(v) if v.as_str() == Some(OMIT_TOKEN) => {}
+            Ok(v) => {
+                args.insert(k.clone(), v);
+            }
+            Err(e) => {
+                return failed(format!(
+                    "Task failed: Finalization of task args for '{}' failed: {}",
+                    t.action, e.message
+                ));
+            }
+        }
+    }
+    for (k, v) in module_defaults(pr, t, scope, &short, &ctx) {
+        args.entry(k).or_insert(v);
+    }
+    let kw_bool = |get: fn(&crate::playbook::Keywords) -> Option<&Value>| -> Option<bool> {
+        scope.keyword(&pr.play.kw, Some(t), get).map(|v| {
+            crate::vars::template_value(&r.templar, v, &ctx)
+                .map(|v| truthy(&v))
+                .unwrap_or(false)
+        })
+    };
+    let check_mode = kw_bool(|k| k.check_mode.as_ref()).unwrap_or(r.opts.check);
+    let diff_mode = kw_bool(|k| k.diff.as_ref()).unwrap_or(r.opts.diff);
+    match short.as_str() {
+        "debug" => return debug(pr, &args, &ctx),
+        "set_fact" => return set_fact(pr, host, &args),
+        "assert" => return assert(pr, &args, &ctx),
+        "fail" => {
+            let msg = args
+                .get("msg")
+                .map(|m| {
+                    m.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| m.to_string())
+                })
+                .unwrap_or_else(|| "Failed as requested from task".into());
+            return failed(msg);
+        }
+        "include_vars" => return include_vars(pr, t, host, scope, &args),
+        "pause" => return pause(&args).await,
+        "ping" => {
+            let mut res = ok();
+            res.insert(
+                "ping".into(),
+                args.get("data").cloned().unwrap_or(Value::from("pong")),
+            );
+            return res;
+        }
+        "set_stats" | "add_host" | "group_by" => {
+            let mut res = ok();
+            res.insert(
+                "msg".into(),
+                Value::from(format!("{short} is not supported by rig yet; ignored")),
+            );
+            return res;
+        }
+        _ => {}
+    }
+    // Modules that run on the target.
+    let module = if short == "gather_facts" || short == "setup" {
+        None
+    } else {
+        match crate::modules::lookup(&t.action) {
+            Some(m) => Some(m),
+            None => {
+                return failed(format!(
+                    "couldn't resolve module/action '{}'. This often indicates a misspelling, missing collection, or incorrect module path.",
+                    t.action
+                ));
+            }
+        }
+    };
+    // Which host the work happens on.
+    let delegate = scope
+        .keyword(&pr.play.kw, Some(t), |k| k.delegate_to.as_ref())
+        .and_then(|d| crate::vars::template_value(&r.templar, d, &ctx).ok())
+        .map(|v| v.to_string());
+    let target = delegate.clone().unwrap_or_else(|| host.to_string());
+    let conn_kind = if let Some(d) = &delegate {
+        if d == host {
+            var_string(&ctx, "ansible_connection")
+        } else {
+            let dv = super::vars_build::base_stack(r, d, &pr.playbook_dir);
+            dv.get("ansible_connection").map(|(v, _)| v.to_string())
+        }
+    } else {
+        scope
+            .keyword(&pr.play.kw, Some(t), |k| k.connection.as_ref())
+            .map(|v| v.to_string())
+            .or_else(|| var_string(&ctx, "ansible_connection"))
+    };
+    let conn = match connection_for(r, &target, conn_kind.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return unreachable(e.to_string()),
+    };
+    let mut env = Vec::new();
+    for e in scope.environments(&pr.play.kw, t) {
+        let e = deep_template(pr, e, &ctx).unwrap_or(e.clone());
+        if let Ok(keys) = e.try_iter() {
+            for k in keys {
+                let v = e.get_item(&k).unwrap_or_default();
+                env.push((k.to_string(), v.to_string()));
+            }
+        }
+    }
+    let conn: Arc<dyn Connection> = Arc::new(EnvConnection { inner: conn, env });
+    let become_ = if kw_bool(|k| k.become_.as_ref())
+        .or_else(|| var_string(&ctx, "ansible_become").map(|s| truthy(&Value::from(s))))
+        .unwrap_or(false)
+    {
+        let s = |get: fn(&crate::playbook::Keywords) -> Option<&Value>, var: &str, dflt: &str| {
+            scope
+                .keyword(&pr.play.kw, Some(t), get)
+                .and_then(|v| crate::vars::template_value(&r.templar, v, &ctx).ok())
+                .map(|v| v.to_string())
+                .or_else(|| var_string(&ctx, var))
+                .unwrap_or_else(|| dflt.to_string())
+        };
+        Some(Become {
+            method: s(
+                |k| k.become_method.as_ref(),
+                "ansible_become_method",
+                "sudo",
+            ),
+            user: s(|k| k.become_user.as_ref(), "ansible_become_user", "root"),
+            flags: s(|k| k.become_flags.as_ref(), "ansible_become_flags", ""),
+        })
+    } else {
+        None
+    };
+    let Some(module) = module else {
+        return gather_facts(pr, host, conn.as_ref()).await;
+    };
+    if check_mode && !module.supports_check_mode() {
+        let mut res = ResultMap::new();
+        res.insert("changed".into(), Value::from(false));
+        res.insert(
+            "msg".into(),
+            Value::from(format!(
+                "remote module ({}) does not support check mode",
+                t.action
+            )),
+        );
+        res.insert("skipped".into(), Value::from(true));
+        return res;
+    }
+    let mut role_dirs = Vec::new();
+    let mut cur = t.role.clone().or(scope.role.clone());
+    while let Some(rc) = cur {
+        role_dirs.push(rc.path.clone());
+        cur = rc.parent.clone();
+    }
+    let files = TaskFiles {
+        role_dirs,
+        task_dir: t.file_dir.clone(),
+        playbook_dir: pr.playbook_dir.clone(),
+        templar: r.templar.clone(),
+        ctx: ctx.clone(),
+    };
+    let mctx = ModuleContext {
+        conn: conn.as_ref(),
+        host: &target,
+        check_mode,
+        diff_mode,
+        become_,
+        files: &files,
+    };
+    match module.run(&args, &mctx).await {
+        Ok(mr) => {
+            let mut res = ResultMap::new();
+            for (k, v) in mr.data {
+                res.insert(k, v);
+            }
+            res.insert("changed".into(), Value::from(mr.changed));
+            if mr.failed {
+                res.insert("failed".into(), Value::from(true));
+            }
+            if mr.skipped {
+                res.insert("skipped".into(), Value::from(true));
+            }
+            if let Some(m) = mr.msg {
+                res.insert("msg".into(), Value::from(m));
+            }
+            if diff_mode && !mr.diffs.is_empty() {
+                let diffs: Vec<Value> = mr
+                    .diffs
+                    .iter()
+                    .map(|d| {
+                        let mut m = IndexMap::new();
+                        m.insert("before".to_string(), Value::from(d.before.clone()));
+                        m.insert("after".to_string(), Value::from(d.after.clone()));
+                        if !d.before_header.is_empty() {
+                            m.insert(
+                                "before_header".to_string(),
+                                Value::from(d.before_header.clone()),
+                            );
+                        }
+                        if !d.after_header.is_empty() {
+                            m.insert(
+                                "after_header".to_string(),
+                                Value::from(d.after_header.clone()),
+                            );
+                        }
+                        Value::from_iter(m)
+                    })
+                    .collect();
+                res.insert("diff".into(), Value::from(diffs));
+            }
+            res
+        }
+        Err(ModuleError::Args(m)) => failed(m),
+        Err(ModuleError::Failed { message, data }) => {
+            let mut res = ResultMap::new();
+            for (k, v) in data {
+                res.insert(k, v);
+            }
+            res.entry("changed".into()).or_insert(Value::from(false));
+            res.insert("failed".into(), Value::from(true));
+            res.insert("msg".into(), Value::from(message));
+            res
+        }
+        Err(ModuleError::Connection(e)) => match e {
+            crate::connection::ConnectionError::Unreachable { message } => unreachable(message),
+            other => failed(other.to_string()),
+        },
+    }
+}
+
+fn var_string(ctx: &Value, name: &str) -> Option<String> {
+    ctx.get_attr(name)
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_none())
+        .map(|v| v.to_string())
+}
+
+fn unreachable(msg: String) -> ResultMap {
+    let mut r = ResultMap::new();
+    r.insert("changed".into(), Value::from(false));
+    r.insert("msg".into(), Value::from(msg));
+    r.insert("unreachable".into(), Value::from(true));
+    r
+}
+
+fn debug(pr: &PlayRun, args: &IndexMap<String, Value>, ctx: &Value) -> ResultMap {
+    let r = &pr.runner;
+    if let Some(v) = args
+        .get("verbosity")
+        .and_then(|v| v.as_i64().or_else(|| v.to_string().parse().ok()))
+        && i64::from(r.opts.verbosity) < v
+    {
+        let mut res = ResultMap::new();
+        res.insert("changed".into(), Value::from(false));
+        res.insert(
+            "skipped_reason".into(),
+            Value::from("Verbosity threshold not met."),
+        );
+        res.insert("skipped".into(), Value::from(true));
+        return res;
+    }
+    let mut res = ResultMap::new();
+    if let Some(var) = args.get("var") {
+        let name = var
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| var.to_string());
+        let value = if name.contains("{{") {
+            crate::vars::template_value(&r.templar, var, ctx)
+        } else {
+            r.templar.eval_expr(&name, ctx).and_then(|v| {
+                // A string value that is itself a template is templated (as Ansible does).
+                crate::vars::template_value(&r.templar, &v, ctx)
+            })
+        };
+        let v = match value {
+            Ok(v) if v.is_undefined() => Value::from("VARIABLE IS NOT DEFINED!"),
+            Ok(v) => v,
+            Err(_) => Value::from("VARIABLE IS NOT DEFINED!"),
+        };
+        res.insert(name, v);
+    } else {
+        let msg = args
+            .get("msg")
+            .cloned()
+            .unwrap_or(Value::from("Hello world!"));
+        res.insert("msg".into(), msg);
+    }
+    res.insert("_ansible_verbose_always".into(), Value::from(true));
+    res.insert("changed".into(), Value::from(false));
+    res
+}
+
+fn set_fact(pr: &PlayRun, host: &str, args: &IndexMap<String, Value>) -> ResultMap {
+    let mut facts = IndexMap::new();
+    for (k, v) in args {
+        if k == "cacheable" {
+            continue;
+        }
+        facts.insert(k.clone(), v.clone());
+    }
+    pr.runner.with_host(host, |h| {
+        for (k, v) in &facts {
+            h.set_facts.insert(k.clone(), v.clone());
+        }
+    });
+    let mut res = ok();
+    res.insert("ansible_facts".into(), Value::from_iter(facts));
+    res
+}
+
+fn assert(pr: &PlayRun, args: &IndexMap<String, Value>, ctx: &Value) -> ResultMap {
+    let that: Vec<Value> = match args.get("that") {
+        Some(v) if v.kind() == ValueKind::Seq => {
+            v.try_iter().map(|i| i.collect()).unwrap_or_default()
+        }
+        Some(v) => vec![v.clone()],
+        None => return failed("missing required arguments: that"),
+    };
+    let quiet = args.get("quiet").is_some_and(truthy);
+    for cond in that {
+        match super::conditional::eval(&pr.runner.templar, &cond, ctx, None) {
+            Ok(true) => {}
+            Ok(false) => {
+                let mut res = ResultMap::new();
+                res.insert(
+                    "assertion".into(),
+                    Value::from(
+                        super::conditional::expr_text(&cond).unwrap_or_else(|| cond.to_string()),
+                    ),
+                );
+                res.insert("changed".into(), Value::from(false));
+                res.insert("evaluated_to".into(), Value::from(false));
+                res.insert("failed".into(), Value::from(true));
+                let msg = args
+                    .get("fail_msg")
+                    .or_else(|| args.get("msg"))
+                    .cloned()
+                    .unwrap_or(Value::from("Assertion failed"));
+                res.insert("msg".into(), msg);
+                return res;
+            }
+            Err(e) => return failed(e.message),
+        }
+    }
+    let mut res = ok();
+    res.insert(
+        "msg".into(),
+        args.get("success_msg")
+            .cloned()
+            .unwrap_or(Value::from("All assertions passed")),
+    );
+    if !quiet {
+        res.insert("_ansible_verbose_always".into(), Value::from(true));
+    }
+    res
+}
+
+fn include_vars(
+    pr: &PlayRun,
+    t: &Task,
+    host: &str,
+    scope: &Scope,
+    args: &IndexMap<String, Value>,
+) -> ResultMap {
+    let name = args
+        .get("file")
+        .or_else(|| args.get("_raw_params"))
+        .map(|v| v.to_string());
+    let Some(name) = name else {
+        if args.contains_key("dir") {
+            return failed("include_vars with 'dir' is not supported by rig yet");
+        }
+        return failed("No file was found when using include_vars");
+    };
+    let mut candidates = Vec::new();
+    let p = std::path::Path::new(&name);
+    if p.is_absolute() {
+        candidates.push(p.to_path_buf());
+    } else {
+        if let Some(rc) = t.role.as_ref().or(scope.role.as_ref()) {
+            candidates.push(rc.path.join("vars").join(&name));
+        }
+        candidates.push(t.file_dir.join("vars").join(&name));
+        candidates.push(t.file_dir.join(&name));
+        candidates.push(pr.playbook_dir.join("vars").join(&name));
+        candidates.push(pr.playbook_dir.join(&name));
+    }
+    let Some(path) = candidates.into_iter().find(|c| c.is_file()) else {
+        return failed(format!("Could not find or access '{name}'"));
+    };
+    let loaded = match crate::yaml::load_file(&path) {
+        Ok(l) => l,
+        Err(e) => return failed(e.to_string()),
+    };
+    let mut vars = IndexMap::new();
+    if let Some(doc) = loaded.documents.first() {
+        let v = doc.to_value();
+        if let Ok(keys) = v.try_iter() {
+            for k in keys {
+                vars.insert(k.to_string(), v.get_item(&k).unwrap_or_default());
+            }
+        }
+    }
+    let facts: IndexMap<String, Value> = match args.get("name") {
+        Some(n) => {
+            let mut m = IndexMap::new();
+            m.insert(n.to_string(), Value::from_iter(vars));
+            m
+        }
+        None => vars,
+    };
+    pr.runner.with_host(host, |h| {
+        for (k, v) in &facts {
+            h.include_vars.insert(k.clone(), v.clone());
+        }
+    });
+    let mut res = ok();
+    res.insert("ansible_facts".into(), Value::from_iter(facts));
+    res.insert(
+        "ansible_included_var_files".into(),
+        Value::from(vec![path.display().to_string()]),
+    );
+    res
+}
+
+async fn pause(args: &IndexMap<String, Value>) -> ResultMap {
+    let num = |k: &str| {
+        args.get(k).and_then(|v| {
+            v.as_i64()
+                .map(|i| i as f64)
+                .or_else(|| v.to_string().parse().ok())
+        })
+    };
+    let secs = num("seconds").or_else(|| num("minutes").map(|m| m * 60.0));
+    let start = std::time::SystemTime::now();
+    if let Some(s) = secs {
+        tokio::time::sleep(std::time::Duration::from_secs_f64(s.max(0.0))).await;
+    }
+    let mut res = ok();
+    res.insert("delta".into(), Value::from(secs.unwrap_or(0.0) as i64));
+    res.insert("echo".into(), Value::from(true));
+    res.insert("rc".into(), Value::from(0));
+    let _ = start;
+    res.insert("stderr".into(), Value::from(""));
+    res.insert(
+        "stdout".into(),
+        Value::from(format!(
+            "Paused for {} seconds",
+            secs.map(|s| if s.fract() == 0.0 {
+                format!("{}", s as i64)
+            } else {
+                s.to_string()
+            })
+            .unwrap_or_else(|| "0".into())
+        )),
+    );
+    res.insert("user_input".into(), Value::from(""));
+    res
+}
+
+/// A minimal fact set for a host, from one remote script.
+async fn gather_facts(pr: &PlayRun, host: &str, conn: &dyn Connection) -> ResultMap {
+    let script = "uname -n; uname -s; uname -m; id -un; id -u; . /etc/os-release 2>/dev/null; echo \"$ID\"; echo \"$VERSION_ID\"; echo \"$NAME\"; echo \"$HOME\"; hostname -f 2>/dev/null || uname -n";
+    let out = match conn.run(&crate::connection::Command::new(script)).await {
+        Ok(o) => o,
+        Err(crate::connection::ConnectionError::Unreachable { message }) => {
+            return unreachable(message);
+        }
+        Err(e) => return failed(e.to_string()),
+    };
+    let text = out.stdout_str();
+    let lines: Vec<&str> = text.lines().collect();
+    let get = |i: usize| {
+        lines
+            .get(i)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
+    let mut facts: IndexMap<String, Value> = IndexMap::new();
+    let hostname = get(0);
+    facts.insert(
+        "hostname".into(),
+        Value::from(hostname.split('.').next().unwrap_or("").to_string()),
+    );
+    facts.insert("nodename".into(), Value::from(hostname.clone()));
+    facts.insert("fqdn".into(), Value::from(get(10)));
+    facts.insert("system".into(), Value::from(get(1)));
+    facts.insert("architecture".into(), Value::from(get(2)));
+    facts.insert("machine".into(), Value::from(get(2)));
+    facts.insert("user_id".into(), Value::from(get(3)));
+    facts.insert(
+        "user_uid".into(),
+        Value::from(get(4).parse::<i64>().unwrap_or(-1)),
+    );
+    let distro = get(5);
+    let family = match distro.as_str() {
+        "debian" | "ubuntu" => "Debian",
+        "rhel" | "centos" | "fedora" | "rocky" | "almalinux" => "RedHat",
+        "alpine" => "Alpine",
+        "arch" => "Archlinux",
+        _ => "",
+    };
+    let mut name = distro.clone();
+    if let Some(first) = name.get(..1) {
+        name = first.to_uppercase() + &name[1..];
+    }
+    facts.insert("distribution".into(), Value::from(name));
+    facts.insert("distribution_version".into(), Value::from(get(6)));
+    facts.insert(
+        "distribution_major_version".into(),
+        Value::from(get(6).split('.').next().unwrap_or("").to_string()),
+    );
+    facts.insert("os_family".into(), Value::from(family));
+    facts.insert("user_dir".into(), Value::from(get(9)));
+    facts.insert("gather_subset".into(), Value::from(vec!["all"]));
+    facts.insert("module_setup".into(), Value::from(true));
+    pr.runner.with_host(host, |h| {
+        for (k, v) in &facts {
+            h.facts.insert(k.clone(), v.clone());
+        }
+    });
+    let prefixed: IndexMap<String, Value> = facts
+        .iter()
+        .map(|(k, v)| (format!("ansible_{k}"), v.clone()))
+        .collect();
+    let mut res = ok();
+    res.insert("ansible_facts".into(), Value::from_iter(prefixed));
+    res
+}

@@ -1,0 +1,182 @@
+//! The run: state shared by every play (per-host facts and registered vars, stats,
+//! connections), and the loop over playbooks and plays.
+
+use super::RunOptions;
+use super::inventory_view::{InventoryError, InventoryView};
+use crate::connection::Connection;
+use crate::error::{ExitCode, HasExitCode};
+use crate::playbook::{Playbook, PlaybookError};
+use crate::report::{Event, HostStats, Sink};
+use crate::template::Templar;
+use indexmap::IndexMap;
+use minijinja::Value;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Why a run stopped before or outside of host results.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Playbook(#[from] PlaybookError),
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
+    /// A bad `-e`/option value.
+    #[error("{0}")]
+    Options(String),
+    /// An error while running that stops the play (bad keyword value, include failure...).
+    #[error("{0}")]
+    Fatal(String),
+}
+
+impl HasExitCode for RunError {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            RunError::Playbook(e) => e.exit_code(),
+            RunError::Inventory(e) => e.exit_code(),
+            RunError::Options(_) => ExitCode::Unreachable,
+            RunError::Fatal(_) => ExitCode::Error,
+        }
+    }
+}
+
+/// What the run keeps per host across plays.
+#[derive(Debug, Default)]
+pub(crate) struct HostState {
+    pub facts: IndexMap<String, Value>,
+    /// `set_fact` and `register` results.
+    pub set_facts: IndexMap<String, Value>,
+    pub include_vars: IndexMap<String, Value>,
+}
+
+/// Shared by every play of the run.
+pub(crate) struct Runner {
+    pub opts: RunOptions,
+    pub templar: Arc<Templar>,
+    pub inv: InventoryView,
+    pub sink: Arc<dyn Sink>,
+    pub extra_vars: IndexMap<String, Value>,
+    pub hosts: Mutex<HashMap<String, HostState>>,
+    pub stats: Mutex<IndexMap<String, HostStats>>,
+    pub conns: Mutex<HashMap<String, Arc<dyn Connection>>>,
+    pub forks: tokio::sync::Semaphore,
+    next_uid: AtomicU64,
+    /// `--start-at-task` not reached yet.
+    pub before_start: AtomicBool,
+    /// Hosts unreachable at some point in the run (they stay out of later plays).
+    pub unreachable: Mutex<indexmap::IndexSet<String>>,
+    /// Some host failed in some play (exit code 2).
+    pub any_failed: AtomicBool,
+}
+
+impl Runner {
+    pub fn uid(&self) -> u64 {
+        self.next_uid.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn emit(&self, e: Event) {
+        self.sink.emit(&e);
+    }
+
+    pub fn stat(&self, host: &str, f: impl FnOnce(&mut HostStats)) {
+        if let Ok(mut s) = self.stats.lock() {
+            f(s.entry(host.to_string()).or_default());
+        }
+    }
+
+    pub fn with_host<R>(&self, host: &str, f: impl FnOnce(&mut HostState) -> R) -> R {
+        let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+        f(hosts.entry(host.to_string()).or_default())
+    }
+}
+
+/// Runs the playbooks; returns Ansible's exit code.
+pub async fn run(opts: RunOptions, sink: Arc<dyn Sink>) -> Result<ExitCode, RunError> {
+    let mut playbooks: Vec<Playbook> = Vec::new();
+    for p in &opts.playbooks {
+        playbooks.push(crate::playbook::load_playbook(p)?);
+    }
+    let inv = InventoryView::load(&opts.inventories)?;
+    let extra_vars = super::extra_vars::parse_all(&opts.extra_vars)?;
+    let forks = opts
+        .forks
+        .or_else(|| std::env::var("ANSIBLE_FORKS").ok()?.parse().ok())
+        .unwrap_or(super::DEFAULT_FORKS)
+        .max(1);
+    let runner = Arc::new(Runner {
+        before_start: AtomicBool::new(opts.start_at_task.is_some()),
+        opts,
+        templar: Arc::new(Templar::new()),
+        inv,
+        sink,
+        extra_vars,
+        hosts: Mutex::new(HashMap::new()),
+        stats: Mutex::new(IndexMap::new()),
+        conns: Mutex::new(HashMap::new()),
+        forks: tokio::sync::Semaphore::new(forks),
+        next_uid: AtomicU64::new(1),
+        unreachable: Mutex::new(indexmap::IndexSet::new()),
+        any_failed: AtomicBool::new(false),
+    });
+    for pb in &playbooks {
+        super::handlers::validate_notify(pb)?;
+    }
+    if runner.opts.syntax_check {
+        for pb in &playbooks {
+            runner.emit(Event::Text {
+                text: format!("\nplaybook: {}", pb.path.display()),
+            });
+        }
+        return Ok(ExitCode::Ok);
+    }
+    if runner.opts.list_hosts || runner.opts.list_tasks || runner.opts.list_tags {
+        for pb in &playbooks {
+            super::listing::list(&runner, pb)?;
+        }
+        return Ok(ExitCode::Ok);
+    }
+    let mut stop = false;
+    for pb in &playbooks {
+        runner.emit(Event::PlaybookStart {
+            file: pb.path.display().to_string(),
+            check: false,
+        });
+        for play in &pb.plays {
+            let outcome = super::play::run_play(runner.clone(), pb, play).await?;
+            if outcome.break_run {
+                stop = true;
+                break;
+            }
+        }
+        if stop {
+            break;
+        }
+    }
+    for conn in runner
+        .conns
+        .lock()
+        .map(|c| c.values().cloned().collect::<Vec<_>>())
+        .unwrap_or_default()
+    {
+        let _ = conn.close().await;
+    }
+    let hosts: Vec<(String, HostStats)> = runner
+        .stats
+        .lock()
+        .map(|s| s.iter().map(|(h, s)| (h.clone(), s.clone())).collect())
+        .unwrap_or_default();
+    runner.emit(Event::Recap {
+        hosts: hosts.clone(),
+        check: runner.opts.check,
+    });
+    let unreachable = hosts.iter().any(|(_, s)| s.unreachable > 0);
+    let failed =
+        hosts.iter().any(|(_, s)| s.failures > 0) || runner.any_failed.load(Ordering::Relaxed);
+    Ok(if unreachable {
+        ExitCode::Unreachable
+    } else if failed {
+        ExitCode::HostFailed
+    } else {
+        ExitCode::Ok
+    })
+}
