@@ -40,6 +40,9 @@ pub enum ExitCode {
     HostFailed = 2,
     /// A host was unreachable, or a parse error.
     Unreachable = 4,
+    /// Bad options or arguments (Ansible's `AnsibleOptionsError`, e.g. `--host` not matching
+    /// exactly one host).
+    OptionsError = 5,
     Interrupted = 99,
     Unexpected = 250,
 }

@@ -33,7 +33,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Playbook(args) => rig::cli::playbook::run(args),
         Command::Deploy(args) => rig::cli::playbook::deploy(args),
         Command::Render(_) => anyhow::bail!("not implemented yet"),
-        Command::Inventory(_) => anyhow::bail!("not implemented yet"),
+        Command::Inventory(args) => return rig::cli::inventory::run(&args),
     };
     match result {
         Ok(code) => Ok(code),

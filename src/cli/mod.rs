@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand, each a thin layer that parses arguments and calls
 //! the library.
 
+pub mod inventory;
 pub mod playbook;
 
 use clap::{Args, Parser, Subcommand};

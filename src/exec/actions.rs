@@ -46,7 +46,7 @@ pub(crate) fn deep_template(pr: &PlayRun, v: &Value, ctx: &Value) -> Result<Valu
                     }
                 }
             }
-            Ok(Value::from_iter(out))
+            Ok(Value::from_pairs(out))
         }
         _ => Ok(v.clone()),
     }
@@ -120,7 +120,7 @@ pub(crate) async fn execute(
             return res;
         }
         let mut ex: Vec<(&str, Value)> = extra.to_vec();
-        let snapshot = Value::from_iter(res.clone());
+        let snapshot = Value::from_pairs(res.clone());
         if let Some(reg) = &t.register {
             ex.push((reg.as_str(), snapshot));
         }
@@ -411,7 +411,7 @@ async fn execute_once(
                                 Value::from(d.after_header.clone()),
                             );
                         }
-                        Value::from_iter(m)
+                        Value::from_pairs(m)
                     })
                     .collect();
                 res.insert("diff".into(), Value::from(diffs));
@@ -513,7 +513,7 @@ fn set_fact(pr: &PlayRun, host: &str, args: &IndexMap<String, Value>) -> ResultM
         }
     });
     let mut res = ok();
-    res.insert("ansible_facts".into(), Value::from_iter(facts));
+    res.insert("ansible_facts".into(), Value::from_pairs(facts));
     res
 }
 
@@ -613,7 +613,7 @@ fn include_vars(
     let facts: IndexMap<String, Value> = match args.get("name") {
         Some(n) => {
             let mut m = IndexMap::new();
-            m.insert(n.to_string(), Value::from_iter(vars));
+            m.insert(n.to_string(), Value::from_pairs(vars));
             m
         }
         None => vars,
@@ -624,7 +624,7 @@ fn include_vars(
         }
     });
     let mut res = ok();
-    res.insert("ansible_facts".into(), Value::from_iter(facts));
+    res.insert("ansible_facts".into(), Value::from_pairs(facts));
     res.insert(
         "ansible_included_var_files".into(),
         Value::from(vec![path.display().to_string()]),
@@ -733,6 +733,6 @@ async fn gather_facts(pr: &PlayRun, host: &str, conn: &dyn Connection) -> Result
         .map(|(k, v)| (format!("ansible_{k}"), v.clone()))
         .collect();
     let mut res = ok();
-    res.insert("ansible_facts".into(), Value::from_iter(prefixed));
+    res.insert("ansible_facts".into(), Value::from_pairs(prefixed));
     res
 }

@@ -86,11 +86,10 @@ pub(crate) fn list(r: &Arc<Runner>, pb: &Playbook) -> Result<(), RunError> {
             tags_text(&play.kw.tags)
         ));
         if r.opts.list_hosts {
-            let mut hosts = r.inv.select(&pattern);
-            if let Some(l) = &r.opts.limit {
-                let allowed = r.inv.select(l);
-                hosts.retain(|h| allowed.contains(h));
-            }
+            let hosts = r
+                .inv
+                .select(&pattern, r.opts.limit.as_deref())
+                .map_err(|e| RunError::Fatal(e.to_string()))?;
             lines.push(format!("    pattern: ['{pattern}']"));
             lines.push(format!("    hosts ({}):", hosts.len()));
             for h in hosts {

@@ -79,7 +79,7 @@ pub(crate) fn items(
                         let mut m = IndexMap::new();
                         m.insert("key".to_string(), k.clone());
                         m.insert("value".to_string(), v.get_item(&k).unwrap_or_default());
-                        out.push(Value::from_iter(m));
+                        out.push(Value::from_pairs(m));
                     }
                     Ok(out)
                 }

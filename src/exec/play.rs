@@ -174,7 +174,7 @@ pub(crate) async fn run_play(
     // Template the pattern and the play name with extra vars + play vars (no host yet).
     let mut play_ctx_map: IndexMap<String, Value> = play.kw.vars.clone();
     play_ctx_map.extend(r.extra_vars.clone());
-    let play_ctx = Value::from_iter(play_ctx_map);
+    let play_ctx = Value::from_pairs(play_ctx_map);
     let pattern = if pattern.contains("{{") {
         r.templar
             .render_str("hosts", &pattern, &play_ctx)
@@ -182,11 +182,10 @@ pub(crate) async fn run_play(
     } else {
         pattern
     };
-    let mut hosts = r.inv.select(&pattern);
-    if let Some(limit) = &r.opts.limit {
-        let allowed = r.inv.select(limit);
-        hosts.retain(|h| allowed.contains(h));
-    }
+    let mut hosts = r
+        .inv
+        .select(&pattern, r.opts.limit.as_deref())
+        .map_err(|e| RunError::Fatal(e.to_string()))?;
     if let Ok(u) = r.unreachable.lock() {
         hosts.retain(|h| !u.contains(h));
     }

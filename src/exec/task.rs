@@ -191,7 +191,7 @@ pub(crate) async fn run_task(
             for hh in &hosts_for {
                 r.with_host(hh, |st| {
                     st.set_facts
-                        .insert(reg.clone(), Value::from_iter(run.result.clone()))
+                        .insert(reg.clone(), Value::from_pairs(run.result.clone()))
                 });
             }
         }
@@ -221,12 +221,12 @@ pub(crate) async fn run_task(
             let m = e.entry(h.clone()).or_default();
             m.insert(
                 "ansible_failed_result".into(),
-                Value::from_iter(run.result.clone()),
+                Value::from_pairs(run.result.clone()),
             );
             let mut ft = IndexMap::new();
             ft.insert("name".to_string(), Value::from(info.name.clone()));
             ft.insert("action".to_string(), Value::from(t.action.clone()));
-            m.insert("ansible_failed_task".into(), Value::from_iter(ft));
+            m.insert("ansible_failed_task".into(), Value::from_pairs(ft));
         }
         for hh in hosts_for {
             outcomes.push((hh, outcome));
@@ -367,7 +367,7 @@ async fn run_on_host(
         loop_info.insert("length".to_string(), Value::from(n));
         loop_info.insert("revindex".to_string(), Value::from(n - i));
         loop_info.insert("revindex0".to_string(), Value::from(n - i - 1));
-        let loop_value = Value::from_iter(loop_info);
+        let loop_value = Value::from_pairs(loop_info);
         if extended {
             extra.push(("ansible_loop", loop_value.clone()));
         }
@@ -425,7 +425,7 @@ async fn run_on_host(
         }
         run.events
             .push(Event::ItemResult(make_result(kind, &res, false)));
-        results.push(Value::from_iter(res));
+        results.push(Value::from_pairs(res));
     }
     let mut agg = ResultMap::new();
     agg.insert("changed".into(), Value::from(any_changed));
@@ -530,7 +530,7 @@ fn apply_overrides(
         return;
     }
     let mut extra: Vec<(&str, Value)> = extra.to_vec();
-    let snapshot = Value::from_iter(res.clone());
+    let snapshot = Value::from_pairs(res.clone());
     if let Some(reg) = &t.register {
         extra.push((reg.as_str(), snapshot.clone()));
     }
@@ -775,7 +775,7 @@ pub(crate) async fn run_include_task(
             }
             let args = match crate::vars::template_value(
                 &r.templar,
-                &Value::from_iter(t.args.clone()),
+                &Value::from_pairs(t.args.clone()),
                 &ctx,
             ) {
                 Ok(a) => a,
@@ -787,7 +787,7 @@ pub(crate) async fn run_include_task(
                     break;
                 }
             };
-            let args = super::actions::deep_template(pr, &Value::from_iter(t.args.clone()), &ctx)
+            let args = super::actions::deep_template(pr, &Value::from_pairs(t.args.clone()), &ctx)
                 .unwrap_or(args);
             let target = if t.kind == TaskKind::IncludeTasks {
                 let name = args

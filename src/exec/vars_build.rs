@@ -31,11 +31,6 @@ impl TaskVars {
         }
         HostContext::new(self.templar.clone(), self.stack.clone(), magic).to_value()
     }
-
-    /// Adds a layer (e.g. loop-scoped vars).
-    pub fn push(&mut self, level: Level, origin: &str, vars: IndexMap<String, Value>) {
-        self.stack.push(Layer::new(level, origin.to_string(), vars));
-    }
 }
 
 fn role_chain(role: Option<&Arc<RoleCtx>>) -> Vec<Arc<RoleCtx>> {
@@ -52,8 +47,15 @@ fn role_chain(role: Option<&Arc<RoleCtx>>) -> Vec<Arc<RoleCtx>> {
 /// The variables every view of a host has (hostvars): inventory, facts, set_facts, extra.
 pub(crate) fn base_stack(r: &Runner, host: &str, playbook_dir: &std::path::Path) -> VarStack {
     let mut stack = VarStack::new();
-    for l in r.inv.var_layers(host, playbook_dir) {
-        stack.push(l);
+    match r.inv.var_layers(host, playbook_dir) {
+        Ok(layers) => {
+            for l in layers {
+                stack.push(l);
+            }
+        }
+        Err(e) => r.emit(crate::report::Event::Warning {
+            message: e.to_string(),
+        }),
     }
     let (facts, set_facts, include_vars) = r.with_host(host, |h| {
         (h.facts.clone(), h.set_facts.clone(), h.include_vars.clone())
@@ -257,14 +259,14 @@ impl PlayRun {
             Value::from("/usr/bin/python3"),
         );
         let facts = r.with_host(host, |h| h.facts.clone());
-        m.insert("ansible_facts".into(), Value::from_iter(facts));
+        m.insert("ansible_facts".into(), Value::from_pairs(facts));
         let mut version = IndexMap::new();
         version.insert("full".to_string(), Value::from("2.19.14"));
         version.insert("major".to_string(), Value::from(2));
         version.insert("minor".to_string(), Value::from(19));
         version.insert("revision".to_string(), Value::from(14));
         version.insert("string".to_string(), Value::from("2.19.14"));
-        m.insert("ansible_version".into(), Value::from_iter(version));
+        m.insert("ansible_version".into(), Value::from_pairs(version));
         m
     }
 }
@@ -296,7 +298,7 @@ pub(crate) fn hostvars_value(
             Value::from(playbook_dir.display().to_string()),
         );
         let facts = r.with_host(host, |h| h.facts.clone());
-        magic.insert("ansible_facts".to_string(), Value::from_iter(facts));
+        magic.insert("ansible_facts".to_string(), Value::from_pairs(facts));
         Some(HostContext::new(r.templar.clone(), stack, magic).to_value())
     }))
 }
@@ -308,5 +310,5 @@ pub(crate) fn groups_value(r: &Runner) -> Value {
         .into_iter()
         .map(|(k, v)| (k, Value::from(v)))
         .collect();
-    Value::from_iter(g)
+    Value::from_pairs(g)
 }

@@ -66,7 +66,7 @@ pub fn template_deep(templar: &Templar, v: &Value, ctx: &Value) -> Result<Value,
                     template_deep(templar, &item, ctx)?,
                 );
             }
-            Ok(Value::from_iter(out))
+            Ok(crate::value::map(out))
         }
         _ => Ok(v.clone()),
     }

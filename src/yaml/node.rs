@@ -90,7 +90,7 @@ impl Node {
                     .iter()
                     .map(|(k, v)| (k.to_value(), v.to_value()))
                     .collect();
-                Value::from_iter(map)
+                crate::value::map(map)
             }
         }
     }
