@@ -46,7 +46,10 @@ fn parse_inventory(text: &str) -> Inventory {
         }
         if let Some(h) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
             let (name, kind) = match h.split_once(':') {
-                Some((n, k)) => (n.to_string(), if k == "children" { "children" } else { "vars" }),
+                Some((n, k)) => (
+                    n.to_string(),
+                    if k == "children" { "children" } else { "vars" },
+                ),
                 None => (h.to_string(), "hosts"),
             };
             inv.groups.entry(name.clone()).or_default();
@@ -75,7 +78,11 @@ fn parse_inventory(text: &str) -> Inventory {
             }
             _ => {
                 if let Some((k, v)) = line.split_once('=') {
-                    inv.groups.entry(g).or_default().2.insert(k.trim().into(), scalar(v));
+                    inv.groups
+                        .entry(g)
+                        .or_default()
+                        .2
+                        .insert(k.trim().into(), scalar(v));
                 }
             }
         }
@@ -93,12 +100,19 @@ impl Inventory {
             return self
                 .hosts
                 .iter()
-                .filter(|h| !self.groups.iter().any(|(n, (hs, _, _))| n != "all" && n != "ungrouped" && hs.contains(h)))
+                .filter(|h| {
+                    !self
+                        .groups
+                        .iter()
+                        .any(|(n, (hs, _, _))| n != "all" && n != "ungrouped" && hs.contains(h))
+                })
                 .cloned()
                 .collect();
         }
         let mut out: Vec<String> = vec![];
-        let Some((hosts, children, _)) = self.groups.get(g) else { return out };
+        let Some((hosts, children, _)) = self.groups.get(g) else {
+            return out;
+        };
         for h in hosts {
             if !out.contains(h) {
                 out.push(h.clone());
@@ -112,14 +126,23 @@ impl Inventory {
             }
         }
         // Ansible lists a group's hosts in inventory order
-        self.hosts.iter().filter(|h| out.contains(h)).cloned().collect()
+        self.hosts
+            .iter()
+            .filter(|h| out.contains(h))
+            .cloned()
+            .collect()
     }
 
     fn depth(&self, g: &str) -> usize {
         if g == "all" {
             return 0;
         }
-        let parents: Vec<&String> = self.groups.iter().filter(|(_, (_, c, _))| c.iter().any(|x| x == g)).map(|(n, _)| n).collect();
+        let parents: Vec<&String> = self
+            .groups
+            .iter()
+            .filter(|(_, (_, c, _))| c.iter().any(|x| x == g))
+            .map(|(n, _)| n)
+            .collect();
         1 + parents.iter().map(|p| self.depth(p)).max().unwrap_or(0)
     }
 
@@ -145,8 +168,15 @@ impl Inventory {
             vars.insert(k, v);
         }
         vars.insert("inventory_hostname".into(), J::from(host));
-        vars.insert("inventory_hostname_short".into(), J::from(host.split('.').next().unwrap_or(host)));
-        let mut gn: Vec<String> = self.host_groups(host).into_iter().filter(|g| g != "ungrouped").collect();
+        vars.insert(
+            "inventory_hostname_short".into(),
+            J::from(host.split('.').next().unwrap_or(host)),
+        );
+        let mut gn: Vec<String> = self
+            .host_groups(host)
+            .into_iter()
+            .filter(|g| g != "ungrouped")
+            .collect();
         gn.sort();
         vars.insert("group_names".into(), J::from(gn));
         vars
@@ -202,26 +232,42 @@ fn conformance_corpus() {
         {
             continue;
         }
-        let host = std::fs::read_to_string(dir.join("host")).map(|h| h.trim().to_string()).unwrap_or_else(|_| "web1".into());
+        let host = std::fs::read_to_string(dir.join("host"))
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "web1".into());
         let vars_text = std::fs::read_to_string(dir.join("vars.yml")).unwrap();
         let extra: J = serde_saphyr::from_str(&vars_text).unwrap_or(J::Null);
         let ctx = context(&inv, &host, &extra);
         std::env::set_current_dir(dir).unwrap();
-        let result = templar.render_template_file(&dir.join("template.j2"), &ctx, &TemplateOptions::default());
+        let result = templar.render_template_file(
+            &dir.join("template.j2"),
+            &ctx,
+            &TemplateOptions::default(),
+        );
         let verdict = if let Ok(want) = std::fs::read_to_string(dir.join("expected-error")) {
             let want = want.trim();
             match &result {
                 Err(e) => {
                     let text = format!("{e} {:?}", e.location);
-                    if text.contains(want) { Ok(()) } else { Err(format!("error does not name '{want}': {text}")) }
+                    if text.contains(want) {
+                        Ok(())
+                    } else {
+                        Err(format!("error does not name '{want}': {text}"))
+                    }
                 }
-                Ok(out) => Err(format!("rendered instead of failing naming '{want}': {out:?}")),
+                Ok(out) => Err(format!(
+                    "rendered instead of failing naming '{want}': {out:?}"
+                )),
             }
         } else {
             let want = std::fs::read(dir.join("expected")).unwrap();
             match &result {
                 Ok(out) if out.as_bytes() == want.as_slice() => Ok(()),
-                Ok(out) => Err(format!("\n    want {:?}\n    got  {:?}", String::from_utf8_lossy(&want), out)),
+                Ok(out) => Err(format!(
+                    "\n    want {:?}\n    got  {:?}",
+                    String::from_utf8_lossy(&want),
+                    out
+                )),
                 Err(e) => Err(format!("error: {e} at {:?}", e.location)),
             }
         };

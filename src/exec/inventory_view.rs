@@ -50,7 +50,11 @@ impl InventoryView {
     }
 
     /// Hosts matching a pattern, limited by `--limit`.
-    pub fn select(&self, pattern: &str, limit: Option<&str>) -> Result<Vec<String>, InventoryError> {
+    pub fn select(
+        &self,
+        pattern: &str,
+        limit: Option<&str>,
+    ) -> Result<Vec<String>, InventoryError> {
         self.inv
             .select_with_limit(pattern, limit)
             .map(|s| s.hosts)
@@ -68,7 +72,11 @@ impl InventoryView {
     }
 
     /// The host's inventory variable layers (group_vars/host_vars beside the playbook too).
-    pub fn var_layers(&self, host: &str, playbook_dir: &Path) -> Result<Vec<Layer>, InventoryError> {
+    pub fn var_layers(
+        &self,
+        host: &str,
+        playbook_dir: &Path,
+    ) -> Result<Vec<Layer>, InventoryError> {
         let layers = self
             .inv
             .var_layers(host, Some(playbook_dir))

@@ -205,12 +205,8 @@ pub(crate) async fn run_play(
         }
         None => pattern.clone(),
     };
-    let check_mode = play
-        .kw
-        .check_mode
-        .as_ref()
-        .map(Value::is_true)
-        .unwrap_or(false);
+    // ansible-playbook shows `[CHECK MODE]` only with check_mode_markers (off by default).
+    let check_mode = false;
     let free = play
         .strategy
         .as_deref()

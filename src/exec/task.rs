@@ -74,6 +74,18 @@ pub(crate) fn display_name(pr: &PlayRun, t: &Task, tv: Option<&TaskVars>) -> Str
                 _ => s,
             }
         }
+        None if t.kind == TaskKind::IncludeRole => {
+            let role = t
+                .args
+                .get("name")
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string())
+                })
+                .unwrap_or_default();
+            format!("{} : {role}", t.action)
+        }
         None => t.action.clone(),
     };
     match &t.role {

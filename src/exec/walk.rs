@@ -180,6 +180,9 @@ fn check_failure_limits(pr: &Arc<PlayRun>, t: &Task, scope: &Scope) {
             for h in &batch {
                 pr.mark_failed(h);
             }
+            // Ansible reports it twice: once for the percentage, once because every host of
+            // the batch is now failed.
+            r.emit(Event::NoHostsRemaining);
             r.emit(Event::NoHostsRemaining);
             pr.abort.store(true, Ordering::Relaxed);
         }
@@ -268,6 +271,8 @@ async fn run_include(
             }
         }
     }
+    // Ansible reports every include first, then runs the included tasks in order.
+    let mut pending: Vec<(Vec<Item>, Vec<String>, Scope)> = Vec::new();
     for (_, (target, params, ghosts, label)) in groups {
         let mut sub = scope.clone();
         if !t.kw.vars.is_empty() {
@@ -306,7 +311,7 @@ async fn run_include(
             r.emit(Event::Included {
                 file: target.clone(),
                 hosts: ghosts.clone(),
-                label,
+                label: label.clone(),
             });
             if let Some(apply) = t.args.get("apply")
                 && let Ok(tags) = apply.get_attr("tags")
@@ -318,8 +323,7 @@ async fn run_include(
                     sub.extra_tags.extend(it.map(|x| x.to_string()));
                 }
             }
-            let failed = run_items(pr, &items, ghosts.clone(), &sub).await?;
-            mark_sub_failures(&mut outcomes, failed);
+            pending.push((items, ghosts.clone(), sub));
         } else {
             // include_role
             let name = target;
@@ -345,6 +349,14 @@ async fn run_include(
                     continue;
                 }
             };
+            for h in &ghosts {
+                r.stat(h, |s| s.ok += 1);
+            }
+            r.emit(Event::Included {
+                file: name.clone(),
+                hosts: ghosts.clone(),
+                label: label.clone(),
+            });
             let public = t.args.get("public").is_some_and(Value::is_true);
             if public && let Ok(mut d) = pr.dyn_roles.lock() {
                 for rc in &roles {
@@ -363,11 +375,17 @@ async fn run_include(
                 hs.extend(handlers);
             }
             if let Some(block) = block {
-                let items = vec![Item::Block(block)];
-                let failed = run_items(pr, &items, ghosts.clone(), &sub).await?;
-                mark_sub_failures(&mut outcomes, failed);
+                pending.push((vec![Item::Block(block)], ghosts.clone(), sub));
             }
         }
+    }
+    for (items, ghosts, sub) in pending {
+        let live: Vec<String> = ghosts
+            .into_iter()
+            .filter(|h| still_running(pr, h))
+            .collect();
+        let failed = run_items(pr, &items, live, &sub).await?;
+        mark_sub_failures(&mut outcomes, failed);
     }
     Ok(outcomes)
 }

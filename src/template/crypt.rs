@@ -30,7 +30,13 @@ fn repeat_to(src: &[u8], len: usize) -> Vec<u8> {
     src.iter().copied().cycle().take(len).collect()
 }
 
-fn sha_crypt_raw(h: fn(&[u8]) -> Vec<u8>, hlen: usize, pw: &[u8], salt: &[u8], rounds: u32) -> Vec<u8> {
+fn sha_crypt_raw(
+    h: fn(&[u8]) -> Vec<u8>,
+    hlen: usize,
+    pw: &[u8],
+    salt: &[u8],
+    rounds: u32,
+) -> Vec<u8> {
     let b = h(&[pw, salt, pw].concat());
     let mut a = [pw, salt].concat();
     let mut n = pw.len();
@@ -82,10 +88,27 @@ pub fn sha512_crypt(pw: &str, salt: &str, rounds: u32) -> String {
     let salt: String = salt.chars().take(16).collect();
     let c = sha_crypt_raw(sha512, 64, pw.as_bytes(), salt.as_bytes(), rounds);
     const ORDER: [(usize, usize, usize); 21] = [
-        (0, 21, 42), (22, 43, 1), (44, 2, 23), (3, 24, 45), (25, 46, 4), (47, 5, 26), (6, 27, 48),
-        (28, 49, 7), (50, 8, 29), (9, 30, 51), (31, 52, 10), (53, 11, 32), (12, 33, 54),
-        (34, 55, 13), (56, 14, 35), (15, 36, 57), (37, 58, 16), (59, 17, 38), (18, 39, 60),
-        (40, 61, 19), (62, 20, 41),
+        (0, 21, 42),
+        (22, 43, 1),
+        (44, 2, 23),
+        (3, 24, 45),
+        (25, 46, 4),
+        (47, 5, 26),
+        (6, 27, 48),
+        (28, 49, 7),
+        (50, 8, 29),
+        (9, 30, 51),
+        (31, 52, 10),
+        (53, 11, 32),
+        (12, 33, 54),
+        (34, 55, 13),
+        (56, 14, 35),
+        (15, 36, 57),
+        (37, 58, 16),
+        (59, 17, 38),
+        (18, 39, 60),
+        (40, 61, 19),
+        (62, 20, 41),
     ];
     let mut out = String::new();
     for (x, y, z) in ORDER {
@@ -100,8 +123,16 @@ pub fn sha256_crypt(pw: &str, salt: &str, rounds: u32) -> String {
     let salt: String = salt.chars().take(16).collect();
     let c = sha_crypt_raw(sha256, 32, pw.as_bytes(), salt.as_bytes(), rounds);
     const ORDER: [(usize, usize, usize); 10] = [
-        (0, 10, 20), (21, 1, 11), (12, 22, 2), (3, 13, 23), (24, 4, 14), (15, 25, 5),
-        (6, 16, 26), (27, 7, 17), (18, 28, 8), (9, 19, 29),
+        (0, 10, 20),
+        (21, 1, 11),
+        (12, 22, 2),
+        (3, 13, 23),
+        (24, 4, 14),
+        (15, 25, 5),
+        (6, 16, 26),
+        (27, 7, 17),
+        (18, 28, 8),
+        (9, 19, 29),
     ];
     let mut out = String::new();
     for (x, y, z) in ORDER {
@@ -183,6 +214,9 @@ mod tests {
             sha256_crypt("Hello world!", "saltstring", 5000),
             "$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZF4qVs5z6"
         );
-        assert_eq!(md5_crypt("password", "saltsalt"), "$1$saltsalt$qjXMvbEw8oaL.CzflDugX1");
+        assert_eq!(
+            md5_crypt("password", "saltsalt"),
+            "$1$saltsalt$qjXMvbEw8oaL.CzflDugX1"
+        );
     }
 }

@@ -54,7 +54,9 @@ pub(crate) fn truthy(v: &Value) -> bool {
 }
 
 fn kw_bool(kw: &Kwargs, name: &str, default: bool) -> Result<bool, Error> {
-    Ok(kw.get::<Option<Value>>(name)?.map_or(default, |v| truthy(&v)))
+    Ok(kw
+        .get::<Option<Value>>(name)?
+        .map_or(default, |v| truthy(&v)))
 }
 
 /// Separates trailing keyword arguments from positional ones in a `Rest`.
@@ -62,7 +64,10 @@ pub(crate) fn split_kwargs(args: Rest<Value>) -> Result<(Vec<Value>, Kwargs), Er
     let mut pos = args.0;
     if pos.last().is_some_and(Value::is_kwargs) {
         let kw = pos.pop().map(Kwargs::try_from).transpose()?;
-        return Ok((pos, kw.unwrap_or_else(|| Kwargs::from_iter(Vec::<(String, Value)>::new()))));
+        return Ok((
+            pos,
+            kw.unwrap_or_else(|| Kwargs::from_iter(Vec::<(String, Value)>::new())),
+        ));
     }
     Ok((pos, Kwargs::from_iter(Vec::<(String, Value)>::new())))
 }
@@ -73,7 +78,11 @@ static REGEX_CACHE: LazyLock<Mutex<HashMap<String, Arc<fancy_regex::Regex>>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
 /// Compiles a Python pattern (with `re.I`/`re.M` flags) into fancy-regex, cached.
-pub(crate) fn py_regex(pat: &str, ignorecase: bool, multiline: bool) -> Result<Arc<fancy_regex::Regex>, Error> {
+pub(crate) fn py_regex(
+    pat: &str,
+    ignorecase: bool,
+    multiline: bool,
+) -> Result<Arc<fancy_regex::Regex>, Error> {
     let mut flags = String::new();
     if ignorecase {
         flags.push('i');
@@ -106,7 +115,11 @@ pub(crate) fn py_regex(pat: &str, ignorecase: bool, multiline: bool) -> Result<A
 }
 
 /// Expands a Python replacement template (`\1`, `\g<1>`, `\g<name>`, `\n`, `\\`).
-fn expand_repl(repl: &str, caps: &fancy_regex::Captures, re: &fancy_regex::Regex) -> Result<String, Error> {
+fn expand_repl(
+    repl: &str,
+    caps: &fancy_regex::Captures,
+    re: &fancy_regex::Regex,
+) -> Result<String, Error> {
     let mut out = String::new();
     let chars: Vec<char> = repl.chars().collect();
     let mut i = 0;
@@ -134,7 +147,10 @@ fn expand_repl(repl: &str, caps: &fancy_regex::Captures, re: &fancy_regex::Regex
         let n = chars[i + 1];
         match n {
             'g' if chars.get(i + 2) == Some(&'<') => {
-                let end = chars[i + 3..].iter().position(|&c| c == '>').map(|p| i + 3 + p);
+                let end = chars[i + 3..]
+                    .iter()
+                    .position(|&c| c == '>')
+                    .map(|p| i + 3 + p);
                 let Some(end) = end else {
                     return Err(err("missing >, unterminated name"));
                 };
@@ -178,7 +194,12 @@ fn expand_repl(repl: &str, caps: &fancy_regex::Captures, re: &fancy_regex::Regex
     Ok(out)
 }
 
-fn regex_replace(value: Value, pattern: Option<String>, replacement: Option<String>, kw: Kwargs) -> Result<String, Error> {
+fn regex_replace(
+    value: Value,
+    pattern: Option<String>,
+    replacement: Option<String>,
+    kw: Kwargs,
+) -> Result<String, Error> {
     let value = to_text(&value);
     let pattern = pattern.unwrap_or_default();
     let replacement = replacement.unwrap_or_default();
@@ -242,7 +263,11 @@ fn regex_search(value: Value, regex: String, args: Rest<Value>) -> Result<Value,
     }
     let mut out = Vec::new();
     for g in groups {
-        let m = if let Ok(n) = g.parse::<usize>() { caps.get(n) } else { caps.name(&g) };
+        let m = if let Ok(n) = g.parse::<usize>() {
+            caps.get(n)
+        } else {
+            caps.name(&g)
+        };
         out.push(m.map_or(Value::from(()), |m| Value::from(m.as_str())));
     }
     Ok(Value::from(out))
@@ -330,7 +355,12 @@ pub(crate) struct JsonOpts {
     pub key_sep: String,
 }
 
-pub(crate) fn json_dump(out: &mut String, v: &Value, o: &JsonOpts, level: usize) -> Result<(), Error> {
+pub(crate) fn json_dump(
+    out: &mut String,
+    v: &Value,
+    o: &JsonOpts,
+    level: usize,
+) -> Result<(), Error> {
     match v.kind() {
         ValueKind::None | ValueKind::Undefined => out.push_str("null"),
         ValueKind::Bool => out.push_str(if v.is_true() { "true" } else { "false" }),
@@ -342,7 +372,11 @@ pub(crate) fn json_dump(out: &mut String, v: &Value, o: &JsonOpts, level: usize)
                 out.push_str(&if f.is_nan() {
                     "NaN".to_string()
                 } else if f.is_infinite() {
-                    if f > 0.0 { "Infinity".into() } else { "-Infinity".into() }
+                    if f > 0.0 {
+                        "Infinity".into()
+                    } else {
+                        "-Infinity".into()
+                    }
                 } else {
                     float_repr(f)
                 });
@@ -411,7 +445,11 @@ pub(crate) fn json_dump(out: &mut String, v: &Value, o: &JsonOpts, level: usize)
     Ok(())
 }
 
-fn json_opts(kw: &Kwargs, indent_default: Option<i64>, sort_default: bool) -> Result<JsonOpts, Error> {
+fn json_opts(
+    kw: &Kwargs,
+    indent_default: Option<i64>,
+    sort_default: bool,
+) -> Result<JsonOpts, Error> {
     let indent: Option<Value> = kw.get("indent")?;
     let indent = match indent {
         Some(v) if v.is_none() => None,
@@ -424,7 +462,15 @@ fn json_opts(kw: &Kwargs, indent_default: Option<i64>, sort_default: bool) -> Re
     let sort_keys = kw_bool(kw, "sort_keys", sort_default)?;
     let ensure_ascii = kw_bool(kw, "ensure_ascii", true)?;
     let item_sep = if indent.is_some() { "," } else { ", " }.to_string();
-    for unused in ["profile", "vault_to_text", "preprocess_unsafe", "separators", "skipkeys", "allow_nan", "check_circular"] {
+    for unused in [
+        "profile",
+        "vault_to_text",
+        "preprocess_unsafe",
+        "separators",
+        "skipkeys",
+        "allow_nan",
+        "check_circular",
+    ] {
         let _: Option<Value> = kw.get(unused)?;
     }
     kw.assert_all_used()?;
@@ -453,7 +499,8 @@ fn to_nice_json(v: Value, kw: Kwargs) -> Result<String, Error> {
 }
 
 fn from_json(v: String) -> Result<Value, Error> {
-    let j: serde_json::Value = serde_json::from_str(&v).map_err(|e| err(format!("from_json: {e}")))?;
+    let j: serde_json::Value =
+        serde_json::from_str(&v).map_err(|e| err(format!("from_json: {e}")))?;
     Ok(Value::from(minijinja::value::Serde(&j)))
 }
 
@@ -464,7 +511,8 @@ fn from_yaml(v: Value) -> Result<Value, Error> {
     let Some(s) = v.as_str() else {
         return Ok(v);
     };
-    let j: serde_json::Value = serde_saphyr::from_str(s).map_err(|e| err(format!("from_yaml: {e}")))?;
+    let j: serde_json::Value =
+        serde_saphyr::from_str(s).map_err(|e| err(format!("from_yaml: {e}")))?;
     Ok(Value::from(minijinja::value::Serde(&j)))
 }
 
@@ -474,7 +522,11 @@ fn from_yaml_all(v: Value) -> Result<Value, Error> {
     };
     let docs: Vec<serde_json::Value> =
         serde_saphyr::from_multiple(s).map_err(|e| err(format!("from_yaml_all: {e}")))?;
-    Ok(Value::from(docs.iter().map(|d| Value::from(minijinja::value::Serde(d))).collect::<Vec<_>>()))
+    Ok(Value::from(
+        docs.iter()
+            .map(|d| Value::from(minijinja::value::Serde(d)))
+            .collect::<Vec<_>>(),
+    ))
 }
 
 fn to_yaml(v: Value, kw: Kwargs) -> Result<String, Error> {
@@ -535,7 +587,9 @@ pub(crate) fn to_bool(v: &Value) -> bool {
 
 fn mandatory(v: Value, msg: Option<String>) -> Result<Value, Error> {
     if v.is_undefined() {
-        return Err(err(msg.unwrap_or_else(|| "Mandatory variable not defined.".into())));
+        return Err(err(
+            msg.unwrap_or_else(|| "Mandatory variable not defined.".into())
+        ));
     }
     Ok(v)
 }
@@ -581,7 +635,11 @@ fn merge_hash(x: &Value, y: &Value, recursive: bool, list_merge: &str) -> Result
             continue;
         };
         if is_map(&xv) && is_map(&yv) {
-            let nv = if recursive { merge_hash(&xv, &yv, recursive, list_merge)? } else { yv };
+            let nv = if recursive {
+                merge_hash(&xv, &yv, recursive, list_merge)?
+            } else {
+                yv
+            };
             xm.insert(k, nv);
             continue;
         }
@@ -592,7 +650,11 @@ fn merge_hash(x: &Value, y: &Value, recursive: bool, list_merge: &str) -> Result
                 "keep" => xl,
                 "append" => xl.into_iter().chain(yl).collect(),
                 "prepend" => yl.into_iter().chain(xl).collect(),
-                "append_rp" => xl.into_iter().filter(|z| !contains(&yl, z)).chain(yl.clone()).collect(),
+                "append_rp" => xl
+                    .into_iter()
+                    .filter(|z| !contains(&yl, z))
+                    .chain(yl.clone())
+                    .collect(),
                 "prepend_rp" => {
                     let rest: Vec<Value> = xl.into_iter().filter(|z| !contains(&yl, z)).collect();
                     yl.into_iter().chain(rest).collect()
@@ -614,7 +676,9 @@ fn merge_hash(x: &Value, y: &Value, recursive: bool, list_merge: &str) -> Result
 fn combine(args: Rest<Value>) -> Result<Value, Error> {
     let (terms, kw) = split_kwargs(args)?;
     let recursive = kw_bool(&kw, "recursive", false)?;
-    let list_merge: String = kw.get::<Option<String>>("list_merge")?.unwrap_or_else(|| "replace".into());
+    let list_merge: String = kw
+        .get::<Option<String>>("list_merge")?
+        .unwrap_or_else(|| "replace".into());
     kw.assert_all_used()
         .map_err(|_| err("'recursive' and 'list_merge' are the only valid keyword arguments"))?;
     let mut dicts = Vec::new();
@@ -627,7 +691,10 @@ fn combine(args: Rest<Value>) -> Result<Value, Error> {
     }
     for d in &dicts {
         if !is_map(d) {
-            return Err(err(format!("failed to combine variables, expected dicts but got a '{}'", type_name(d))));
+            return Err(err(format!(
+                "failed to combine variables, expected dicts but got a '{}'",
+                type_name(d)
+            )));
         }
     }
     let Some(mut result) = dicts.pop() else {
@@ -640,10 +707,17 @@ fn combine(args: Rest<Value>) -> Result<Value, Error> {
 }
 
 fn dict2items(v: Value, kw: Kwargs) -> Result<Value, Error> {
-    let kn: String = kw.get::<Option<String>>("key_name")?.unwrap_or_else(|| "key".into());
-    let vn: String = kw.get::<Option<String>>("value_name")?.unwrap_or_else(|| "value".into());
+    let kn: String = kw
+        .get::<Option<String>>("key_name")?
+        .unwrap_or_else(|| "key".into());
+    let vn: String = kw
+        .get::<Option<String>>("value_name")?
+        .unwrap_or_else(|| "value".into());
     if !is_map(&v) {
-        return Err(err(format!("dict2items requires a dictionary, got {} instead.", type_name(&v))));
+        return Err(err(format!(
+            "dict2items requires a dictionary, got {} instead.",
+            type_name(&v)
+        )));
     }
     let mut out = Vec::new();
     for (k, val) in map_entries(&v)? {
@@ -656,10 +730,17 @@ fn dict2items(v: Value, kw: Kwargs) -> Result<Value, Error> {
 }
 
 fn items2dict(v: Value, kw: Kwargs) -> Result<Value, Error> {
-    let kn: String = kw.get::<Option<String>>("key_name")?.unwrap_or_else(|| "key".into());
-    let vn: String = kw.get::<Option<String>>("value_name")?.unwrap_or_else(|| "value".into());
+    let kn: String = kw
+        .get::<Option<String>>("key_name")?
+        .unwrap_or_else(|| "key".into());
+    let vn: String = kw
+        .get::<Option<String>>("value_name")?
+        .unwrap_or_else(|| "value".into());
     if !is_seq(&v) {
-        return Err(err(format!("items2dict requires a list, got {} instead.", type_name(&v))));
+        return Err(err(format!(
+            "items2dict requires a list, got {} instead.",
+            type_name(&v)
+        )));
     }
     let mut m = indexmap::IndexMap::new();
     for item in items(&v)? {
@@ -742,7 +823,12 @@ fn random_salt(len: usize) -> String {
     out
 }
 
-fn password_hash(pw: Value, hashtype: Option<String>, salt: Option<Value>, kw: Kwargs) -> Result<String, Error> {
+fn password_hash(
+    pw: Value,
+    hashtype: Option<String>,
+    salt: Option<Value>,
+    kw: Kwargs,
+) -> Result<String, Error> {
     let hashtype = hashtype.unwrap_or_else(|| "sha512".into());
     let salt: Option<String> = match salt {
         Some(s) if !s.is_none() => Some(to_text(&s)),
@@ -776,7 +862,9 @@ pub(crate) fn shell_quote(s: &str) -> String {
     if s.is_empty() {
         return "''".into();
     }
-    if s.chars().all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c)) {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c))
+    {
         return s.to_string();
     }
     format!("'{}'", s.replace('\'', "'\"'\"'"))
@@ -801,7 +889,11 @@ fn dirname(v: Value) -> String {
         Some(i) => {
             let head = &s[..=i];
             let trimmed = head.trim_end_matches('/');
-            if trimmed.is_empty() { head.to_string() } else { trimmed.to_string() }
+            if trimmed.is_empty() {
+                head.to_string()
+            } else {
+                trimmed.to_string()
+            }
         }
     }
 }
@@ -855,9 +947,16 @@ fn realpath(v: Value) -> String {
     }
 }
 
-fn flatten_into(out: &mut Vec<Value>, list: &Value, levels: Option<i64>, skip_nulls: bool) -> Result<(), Error> {
+fn flatten_into(
+    out: &mut Vec<Value>,
+    list: &Value,
+    levels: Option<i64>,
+    skip_nulls: bool,
+) -> Result<(), Error> {
     for el in items(list)? {
-        if skip_nulls && (el.is_none() || el.as_str() == Some("None") || el.as_str() == Some("null")) {
+        if skip_nulls
+            && (el.is_none() || el.as_str() == Some("None") || el.as_str() == Some("null"))
+        {
             continue;
         }
         if el.kind() == ValueKind::Seq {
@@ -934,13 +1033,19 @@ fn union(a: Value, b: Value) -> Result<Value, Error> {
 
 fn intersect(a: Value, b: Value) -> Result<Value, Error> {
     let bl = items(&b)?;
-    let l: Vec<Value> = items(&a)?.into_iter().filter(|x| contains(&bl, x)).collect();
+    let l: Vec<Value> = items(&a)?
+        .into_iter()
+        .filter(|x| contains(&bl, x))
+        .collect();
     Ok(Value::from(unique_list(l, true)))
 }
 
 fn difference(a: Value, b: Value) -> Result<Value, Error> {
     let bl = items(&b)?;
-    let l: Vec<Value> = items(&a)?.into_iter().filter(|x| !contains(&bl, x)).collect();
+    let l: Vec<Value> = items(&a)?
+        .into_iter()
+        .filter(|x| !contains(&bl, x))
+        .collect();
     Ok(Value::from(unique_list(l, true)))
 }
 
@@ -978,7 +1083,14 @@ fn zip_longest(a: Value, others: Rest<Value>) -> Result<Value, Error> {
     let n = lists.iter().map(Vec::len).max().unwrap_or(0);
     Ok(Value::from(
         (0..n)
-            .map(|i| Value::from(lists.iter().map(|l| l.get(i).cloned().unwrap_or(fill.clone())).collect::<Vec<_>>()))
+            .map(|i| {
+                Value::from(
+                    lists
+                        .iter()
+                        .map(|l| l.get(i).cloned().unwrap_or(fill.clone()))
+                        .collect::<Vec<_>>(),
+                )
+            })
             .collect::<Vec<_>>(),
     ))
 }
@@ -1003,10 +1115,17 @@ fn product(a: Value, others: Rest<Value>) -> Result<Value, Error> {
         }
         acc = next;
     }
-    Ok(Value::from(acc.into_iter().map(Value::from).collect::<Vec<_>>()))
+    Ok(Value::from(
+        acc.into_iter().map(Value::from).collect::<Vec<_>>(),
+    ))
 }
 
-fn subelements(obj: Value, sub: Value, skip_missing: Option<bool>, kw: Kwargs) -> Result<Value, Error> {
+fn subelements(
+    obj: Value,
+    sub: Value,
+    skip_missing: Option<bool>,
+    kw: Kwargs,
+) -> Result<Value, Error> {
     let skip_missing = match skip_missing {
         Some(b) => b,
         None => kw_bool(&kw, "skip_missing", false)?,
@@ -1036,7 +1155,11 @@ fn subelements(obj: Value, sub: Value, skip_missing: Option<bool>, kw: Kwargs) -
                     skipped = true;
                     break;
                 }
-                return Err(err(format!("could not find {} key in iterated item {}", repr(key), repr(&values))));
+                return Err(err(format!(
+                    "could not find {} key in iterated item {}",
+                    repr(key),
+                    repr(&values)
+                )));
             }
             values = next;
         }
@@ -1044,7 +1167,11 @@ fn subelements(obj: Value, sub: Value, skip_missing: Option<bool>, kw: Kwargs) -
             continue;
         }
         if values.kind() != ValueKind::Seq {
-            return Err(err(format!("the key {} should point to a list, got {}", repr(path.last().unwrap_or(&Value::from(()))), repr(&values))));
+            return Err(err(format!(
+                "the key {} should point to a list, got {}",
+                repr(path.last().unwrap_or(&Value::from(()))),
+                repr(&values)
+            )));
         }
         for v in items(&values)? {
             out.push(Value::from(vec![el.clone(), v]));
@@ -1083,7 +1210,9 @@ fn comment(text: Value, style: Option<String>, kw: Kwargs) -> Result<String, Err
         }
     };
     let get = |name: &str, default: String| -> Result<String, Error> {
-        Ok(kw.get::<Option<Value>>(name)?.map_or(default, |v| to_text(&v)))
+        Ok(kw
+            .get::<Option<Value>>(name)?
+            .map_or(default, |v| to_text(&v)))
     };
     let prepostfix = get("decoration", decoration.to_string())?;
     let newline = get("newline", "\n".into())?;
@@ -1112,7 +1241,10 @@ fn comment(text: Value, style: Option<String>, kw: Kwargs) -> Result<String, Err
             out.push_str(&newline.repeat(prefix_count));
         }
     }
-    let body = format!("{decoration}{}", text.replace(&newline, &format!("{newline}{decoration}")));
+    let body = format!(
+        "{decoration}{}",
+        text.replace(&newline, &format!("{newline}{decoration}"))
+    );
     let body = body.replace(
         &format!("{decoration}{newline}"),
         &format!("{}{newline}", decoration.trim_end()),
@@ -1132,7 +1264,13 @@ fn comment(text: Value, style: Option<String>, kw: Kwargs) -> Result<String, Err
 // ---------------------------------------------------------------- Jinja2 filters with differences
 
 /// Jinja2's `indent` (keeps a trailing newline, `first=`, `blank=`).
-fn indent(s: Value, width: Option<Value>, first: Option<bool>, blank: Option<bool>, kw: Kwargs) -> Result<String, Error> {
+fn indent(
+    s: Value,
+    width: Option<Value>,
+    first: Option<bool>,
+    blank: Option<bool>,
+    kw: Kwargs,
+) -> Result<String, Error> {
     let width = match width {
         Some(w) => w,
         None => kw.get::<Option<Value>>("width")?.unwrap_or(Value::from(4)),
@@ -1158,7 +1296,9 @@ fn indent(s: Value, width: Option<Value>, first: Option<bool>, blank: Option<boo
     } else {
         let mut it = lines.into_iter();
         let mut rv = it.next().unwrap_or_default();
-        let rest: Vec<String> = it.map(|l| if l.is_empty() { l } else { format!("{ind}{l}") }).collect();
+        let rest: Vec<String> = it
+            .map(|l| if l.is_empty() { l } else { format!("{ind}{l}") })
+            .collect();
         if !rest.is_empty() {
             rv.push('\n');
             rv.push_str(&rest.join("\n"));
@@ -1183,7 +1323,8 @@ fn py_splitlines(s: &str) -> Vec<String> {
                 }
                 out.push(std::mem::take(&mut cur));
             }
-            '\n' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}' | '\u{2029}' => {
+            '\n' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}'
+            | '\u{2029}' => {
                 out.push(std::mem::take(&mut cur));
             }
             c => cur.push(c),
@@ -1196,7 +1337,13 @@ fn py_splitlines(s: &str) -> Vec<String> {
 }
 
 /// Jinja2's `truncate(s, length=255, killwords=False, end='...', leeway=5)`.
-fn truncate(s: Value, length: Option<usize>, killwords: Option<bool>, end: Option<String>, kw: Kwargs) -> Result<String, Error> {
+fn truncate(
+    s: Value,
+    length: Option<usize>,
+    killwords: Option<bool>,
+    end: Option<String>,
+    kw: Kwargs,
+) -> Result<String, Error> {
     let length = match length {
         Some(l) => l,
         None => kw.get::<Option<usize>>("length")?.unwrap_or(255),
@@ -1207,7 +1354,9 @@ fn truncate(s: Value, length: Option<usize>, killwords: Option<bool>, end: Optio
     };
     let end = match end {
         Some(e) => e,
-        None => kw.get::<Option<String>>("end")?.unwrap_or_else(|| "...".into()),
+        None => kw
+            .get::<Option<String>>("end")?
+            .unwrap_or_else(|| "...".into()),
     };
     let leeway = kw.get::<Option<usize>>("leeway")?.unwrap_or(5);
     kw.assert_all_used()?;
@@ -1245,7 +1394,13 @@ fn center(s: Value, width: Option<usize>) -> String {
 }
 
 /// Python `textwrap.wrap`-based Jinja2 `wordwrap` (simplified: breaks on whitespace).
-fn wordwrap(s: Value, width: Option<usize>, break_long_words: Option<bool>, wrapstring: Option<String>, kw: Kwargs) -> Result<String, Error> {
+fn wordwrap(
+    s: Value,
+    width: Option<usize>,
+    break_long_words: Option<bool>,
+    wrapstring: Option<String>,
+    kw: Kwargs,
+) -> Result<String, Error> {
     let width = match width {
         Some(w) => w,
         None => kw.get::<Option<usize>>("width")?.unwrap_or(79),
@@ -1256,7 +1411,9 @@ fn wordwrap(s: Value, width: Option<usize>, break_long_words: Option<bool>, wrap
     };
     let wrapstring = match wrapstring {
         Some(w) => w,
-        None => kw.get::<Option<String>>("wrapstring")?.unwrap_or_else(|| "\n".into()),
+        None => kw
+            .get::<Option<String>>("wrapstring")?
+            .unwrap_or_else(|| "\n".into()),
     };
     let _: Option<bool> = kw.get("break_on_hyphens")?;
     let s = to_text(&s);
@@ -1278,7 +1435,11 @@ fn wordwrap(s: Value, width: Option<usize>, break_long_words: Option<bool>, wrap
                     break;
                 }
                 if wl > width && break_long {
-                    let room = if cur.is_empty() { width } else { width.saturating_sub(cur_len + 1) };
+                    let room = if cur.is_empty() {
+                        width
+                    } else {
+                        width.saturating_sub(cur_len + 1)
+                    };
                     if room == 0 {
                         lines.push(std::mem::take(&mut cur));
                         continue;
@@ -1311,10 +1472,17 @@ fn wordwrap(s: Value, width: Option<usize>, break_long_words: Option<bool>, wrap
 }
 
 /// Jinja2's `int(value, default=0, base=10)`.
-fn jinja_int(v: Value, default: Option<Value>, base: Option<u32>, kw: Kwargs) -> Result<Value, Error> {
+fn jinja_int(
+    v: Value,
+    default: Option<Value>,
+    base: Option<u32>,
+    kw: Kwargs,
+) -> Result<Value, Error> {
     let default = match default {
         Some(d) => d,
-        None => kw.get::<Option<Value>>("default")?.unwrap_or(Value::from(0)),
+        None => kw
+            .get::<Option<Value>>("default")?
+            .unwrap_or(Value::from(0)),
     };
     let base = match base {
         Some(b) => b,
@@ -1384,7 +1552,10 @@ fn string(v: Value) -> Value {
 
 fn pyformat(fmt: Value, args: Value) -> Result<String, Error> {
     let Some(f) = fmt.as_str() else {
-        return Err(err(format!("unsupported operand type(s) for %: '{}'", type_name(&fmt))));
+        return Err(err(format!(
+            "unsupported operand type(s) for %: '{}'",
+            type_name(&fmt)
+        )));
     };
     pyfmt::format(f, &args)
 }
@@ -1405,9 +1576,20 @@ const SIZE_RANGES: [(char, u128); 9] = [
 
 fn human_readable(v: Value, isbits: Option<bool>, unit: Option<String>) -> Result<String, Error> {
     let size = f64::try_from(v.clone()).or_else(|_| {
-        v.as_str().and_then(|s| s.trim().parse::<f64>().ok()).ok_or_else(|| err(format!("human_readable() can't interpret following string: {}", to_text(&v))))
+        v.as_str()
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .ok_or_else(|| {
+                err(format!(
+                    "human_readable() can't interpret following string: {}",
+                    to_text(&v)
+                ))
+            })
     })?;
-    let base = if isbits.unwrap_or(false) { "bits" } else { "Bytes" };
+    let base = if isbits.unwrap_or(false) {
+        "bits"
+    } else {
+        "Bytes"
+    };
     let mut chosen = ('B', 1u128);
     for (suffix, limit) in SIZE_RANGES {
         chosen = (suffix, limit);
@@ -1428,18 +1610,32 @@ fn human_readable(v: Value, isbits: Option<bool>, unit: Option<String>) -> Resul
     Ok(format!("{:.2} {suffix}", size / limit as f64))
 }
 
-fn human_to_bytes(v: Value, default_unit: Option<String>, isbits: Option<bool>) -> Result<Value, Error> {
+fn human_to_bytes(
+    v: Value,
+    default_unit: Option<String>,
+    isbits: Option<bool>,
+) -> Result<Value, Error> {
     let s = to_text(&v);
     let t = s.trim_start();
-    let num_end = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let num_end = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let num_s = &t[..num_end];
     let rest = t[num_end..].trim_start();
-    let unit_end = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
+    let unit_end = rest
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(rest.len());
     let unit = &rest[..unit_end];
-    let num: f64 = num_s
-        .parse()
-        .map_err(|_| err(format!("human_to_bytes() can't interpret following string: {s}")))?;
-    let unit = if unit.is_empty() { default_unit.unwrap_or_default() } else { unit.to_string() };
+    let num: f64 = num_s.parse().map_err(|_| {
+        err(format!(
+            "human_to_bytes() can't interpret following string: {s}"
+        ))
+    })?;
+    let unit = if unit.is_empty() {
+        default_unit.unwrap_or_default()
+    } else {
+        unit.to_string()
+    };
     if unit.is_empty() {
         return Ok(Value::from(num.round() as i64));
     }
@@ -1454,7 +1650,10 @@ fn human_to_bytes(v: Value, default_unit: Option<String>, isbits: Option<bool>) 
     if unit.len() > 1 && !unit.ends_with(unit_class) && !(key == 'B' && unit.len() == 1) {
         let expect = if isbits { "bit" } else { "byte" };
         let lower = unit.to_lowercase();
-        if !(lower == expect || lower == format!("{expect}s") || (key == 'B' && (lower == "bytes" || lower == "bits"))) {
+        if !(lower == expect
+            || lower == format!("{expect}s")
+            || (key == 'B' && (lower == "bytes" || lower == "bits")))
+        {
             return Err(err(format!(
                 "human_to_bytes() failed to convert {s}. Value is not a valid string ({unit_class} expected)"
             )));
@@ -1503,7 +1702,12 @@ impl Object for PyDateTime {
         }))
     }
 
-    fn call_method(self: &Arc<Self>, _state: &mut State, method: &str, args: &[Value]) -> Result<Value, Error> {
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
         match method {
             "strftime" => {
                 let fmt = args.first().and_then(|v| v.as_str()).unwrap_or("");
@@ -1514,13 +1718,19 @@ impl Object for PyDateTime {
                 let ts = self
                     .0
                     .to_zoned(jiff::tz::TimeZone::system())
-                    .map(|z| z.timestamp().as_second() as f64 + z.timestamp().subsec_nanosecond() as f64 / 1e9)
+                    .map(|z| {
+                        z.timestamp().as_second() as f64
+                            + z.timestamp().subsec_nanosecond() as f64 / 1e9
+                    })
                     .unwrap_or(0.0);
                 Ok(Value::from(ts))
             }
             "weekday" => Ok(Value::from(self.0.weekday().to_monday_zero_offset() as i64)),
             "isoweekday" => Ok(Value::from(self.0.weekday().to_monday_one_offset() as i64)),
-            _ => Err(Error::new(ErrorKind::UnknownMethod, format!("datetime has no method {method}"))),
+            _ => Err(Error::new(
+                ErrorKind::UnknownMethod,
+                format!("datetime has no method {method}"),
+            )),
         }
     }
 
@@ -1538,8 +1748,13 @@ pub(crate) fn py_strftime(fmt: &str, d: &jiff::civil::DateTime) -> String {
 fn to_datetime(s: Value, format: Option<String>) -> Result<Value, Error> {
     let s = to_text(&s);
     let fmt = format.unwrap_or_else(|| "%Y-%m-%d %H:%M:%S".into());
-    let dt = jiff::civil::DateTime::strptime(&fmt, &s)
-        .map_err(|e| err(format!("time data {} does not match format {}: {e}", super::pyrepr::str_repr(&s), super::pyrepr::str_repr(&fmt))))?;
+    let dt = jiff::civil::DateTime::strptime(&fmt, &s).map_err(|e| {
+        err(format!(
+            "time data {} does not match format {}: {e}",
+            super::pyrepr::str_repr(&s),
+            super::pyrepr::str_repr(&fmt)
+        ))
+    })?;
     Ok(Value::from_object(PyDateTime(dt)))
 }
 
@@ -1560,8 +1775,13 @@ fn strftime(fmt: String, second: Option<Value>, kw: Kwargs) -> Result<String, Er
                 .ok()
                 .or_else(|| s.as_str().and_then(|x| x.parse().ok()))
                 .ok_or_else(|| err(format!("Invalid value for epoch value ({})", to_text(&s))))?;
-            let ts = jiff::Timestamp::from_second(secs.trunc() as i64).map_err(|e| err(e.to_string()))?;
-            let tz = if utc { jiff::tz::TimeZone::UTC } else { jiff::tz::TimeZone::system() };
+            let ts = jiff::Timestamp::from_second(secs.trunc() as i64)
+                .map_err(|e| err(e.to_string()))?;
+            let tz = if utc {
+                jiff::tz::TimeZone::UTC
+            } else {
+                jiff::tz::TimeZone::system()
+            };
             ts.to_zoned(tz).datetime()
         }
         _ => now_local(utc),
@@ -1572,7 +1792,12 @@ fn strftime(fmt: String, second: Option<Value>, kw: Kwargs) -> Result<String, Er
 fn urlsplit(v: Value, query: Option<String>) -> Result<Value, Error> {
     let s = to_text(&v);
     let (scheme, rest) = match s.find(':') {
-        Some(i) if s[..i].chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) && i > 0 => {
+        Some(i)
+            if s[..i]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+                && i > 0 =>
+        {
             (s[..i].to_lowercase(), &s[i + 1..])
         }
         _ => (String::new(), s.as_str()),
@@ -1604,21 +1829,36 @@ fn urlsplit(v: Value, query: Option<String>) -> Result<Value, Error> {
     };
     let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
         let end = h.find(']').unwrap_or(h.len());
-        let port = h[end..].strip_prefix("]:").and_then(|p| p.parse::<i64>().ok());
+        let port = h[end..]
+            .strip_prefix("]:")
+            .and_then(|p| p.parse::<i64>().ok());
         (h[..end].to_lowercase(), port)
     } else {
         match hostport.rfind(':') {
-            Some(i) => (hostport[..i].to_lowercase(), hostport[i + 1..].parse::<i64>().ok()),
+            Some(i) => (
+                hostport[..i].to_lowercase(),
+                hostport[i + 1..].parse::<i64>().ok(),
+            ),
             None => (hostport.to_lowercase(), None),
         }
     };
     let mut m = indexmap::IndexMap::new();
     m.insert(Value::from("fragment"), Value::from(fragment));
-    m.insert(Value::from("hostname"), if host.is_empty() { Value::from(()) } else { Value::from(host) });
+    m.insert(
+        Value::from("hostname"),
+        if host.is_empty() {
+            Value::from(())
+        } else {
+            Value::from(host)
+        },
+    );
     m.insert(Value::from("netloc"), Value::from(netloc.clone()));
     m.insert(Value::from("password"), password);
     m.insert(Value::from("path"), Value::from(path));
-    m.insert(Value::from("port"), port.map_or(Value::from(()), Value::from));
+    m.insert(
+        Value::from("port"),
+        port.map_or(Value::from(()), Value::from),
+    );
     m.insert(Value::from("query"), Value::from(q));
     m.insert(Value::from("scheme"), Value::from(scheme));
     m.insert(Value::from("username"), username);
@@ -1668,7 +1908,9 @@ fn random(v: Value, start: Option<i64>, step: Option<i64>, kw: Kwargs) -> Result
         let start = start.filter(|s| *s != 0).unwrap_or(0) as i128;
         let step = step.filter(|s| *s != 0).unwrap_or(1) as i128;
         if end <= start && step > 0 {
-            return Err(err(format!("empty range in randrange({start}, {end}, {step})")));
+            return Err(err(format!(
+                "empty range in randrange({start}, {end}, {step})"
+            )));
         }
         return Ok(Value::from(r.randrange(start, end, step) as i64));
     }
@@ -1677,7 +1919,10 @@ fn random(v: Value, start: Option<i64>, step: Option<i64>, kw: Kwargs) -> Result
     }
     let list: Vec<Value> = if let Some(s) = v.as_str() {
         s.chars().map(|c| Value::from(c.to_string())).collect()
-    } else if matches!(v.kind(), ValueKind::Seq | ValueKind::Map | ValueKind::Iterable) {
+    } else if matches!(
+        v.kind(),
+        ValueKind::Seq | ValueKind::Map | ValueKind::Iterable
+    ) {
         items(&v)?
     } else {
         return Err(err("random can only be used on sequences and integers"));
@@ -1770,12 +2015,16 @@ fn loose_parts(s: &str) -> Vec<Part> {
 
 fn strict_parts(s: &str) -> Result<(Vec<u64>, Option<(String, u64)>), Error> {
     let re = py_regex(r"^(\d+)\.(\d+)(\.(\d+))?([ab](\d+))?$", false, false)?;
-    let caps = re
-        .captures(s)
-        .ok()
-        .flatten()
-        .ok_or_else(|| err(format!("Version comparison failed: invalid version number '{s}'")))?;
-    let n = |i: usize| caps.get(i).and_then(|m| m.as_str().parse::<u64>().ok()).unwrap_or(0);
+    let caps = re.captures(s).ok().flatten().ok_or_else(|| {
+        err(format!(
+            "Version comparison failed: invalid version number '{s}'"
+        ))
+    })?;
+    let n = |i: usize| {
+        caps.get(i)
+            .and_then(|m| m.as_str().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     let pre = caps.get(5).map(|m| (m.as_str()[..1].to_string(), n(6)));
     Ok((vec![n(1), n(2), n(4)], pre))
 }
@@ -1788,44 +2037,65 @@ fn semver_cmp(a: &str, b: &str) -> Result<std::cmp::Ordering, Error> {
             None => (s, vec![]),
         };
         let nums: Result<Vec<u64>, _> = core.split('.').map(|x| x.parse::<u64>()).collect();
-        let nums = nums.map_err(|_| err(format!("Version comparison failed: invalid semantic version '{s}'")))?;
+        let nums = nums.map_err(|_| {
+            err(format!(
+                "Version comparison failed: invalid semantic version '{s}'"
+            ))
+        })?;
         if nums.len() != 3 {
-            return Err(err(format!("Version comparison failed: invalid semantic version '{s}'")));
+            return Err(err(format!(
+                "Version comparison failed: invalid semantic version '{s}'"
+            )));
         }
         Ok((nums, pre))
     }
     let (an, ap) = parse(a)?;
     let (bn, bp) = parse(b)?;
-    Ok(an.cmp(&bn).then_with(|| match (ap.is_empty(), bp.is_empty()) {
-        (true, true) => std::cmp::Ordering::Equal,
-        (true, false) => std::cmp::Ordering::Greater,
-        (false, true) => std::cmp::Ordering::Less,
-        _ => {
-            for (x, y) in ap.iter().zip(bp.iter()) {
-                let o = match (x.parse::<u64>(), y.parse::<u64>()) {
-                    (Ok(i), Ok(j)) => i.cmp(&j),
-                    (Ok(_), Err(_)) => std::cmp::Ordering::Less,
-                    (Err(_), Ok(_)) => std::cmp::Ordering::Greater,
-                    _ => x.cmp(y),
-                };
-                if o != std::cmp::Ordering::Equal {
-                    return o;
+    Ok(an
+        .cmp(&bn)
+        .then_with(|| match (ap.is_empty(), bp.is_empty()) {
+            (true, true) => std::cmp::Ordering::Equal,
+            (true, false) => std::cmp::Ordering::Greater,
+            (false, true) => std::cmp::Ordering::Less,
+            _ => {
+                for (x, y) in ap.iter().zip(bp.iter()) {
+                    let o = match (x.parse::<u64>(), y.parse::<u64>()) {
+                        (Ok(i), Ok(j)) => i.cmp(&j),
+                        (Ok(_), Err(_)) => std::cmp::Ordering::Less,
+                        (Err(_), Ok(_)) => std::cmp::Ordering::Greater,
+                        _ => x.cmp(y),
+                    };
+                    if o != std::cmp::Ordering::Equal {
+                        return o;
+                    }
                 }
+                ap.len().cmp(&bp.len())
             }
-            ap.len().cmp(&bp.len())
-        }
-    }))
+        }))
 }
 
-fn version_compare(value: Value, version: Value, op: Option<String>, kw: Kwargs) -> Result<bool, Error> {
+fn version_compare(
+    value: Value,
+    version: Value,
+    op: Option<String>,
+    kw: Kwargs,
+) -> Result<bool, Error> {
     let op = match op {
         Some(o) => o,
-        None => kw.get::<Option<String>>("operator")?.unwrap_or_else(|| "eq".into()),
+        None => kw
+            .get::<Option<String>>("operator")?
+            .unwrap_or_else(|| "eq".into()),
     };
     let strict = kw_bool(&kw, "strict", false)?;
     let vtype: Option<String> = kw.get("version_type")?;
     kw.assert_all_used()?;
-    let vtype = vtype.unwrap_or_else(|| if strict { "strict".into() } else { "loose".into() });
+    let vtype = vtype.unwrap_or_else(|| {
+        if strict {
+            "strict".into()
+        } else {
+            "loose".into()
+        }
+    });
     let a = to_text(&value);
     let b = to_text(&version);
     if b.is_empty() {
@@ -1864,10 +2134,17 @@ fn version_compare(value: Value, version: Value, op: Option<String>, kw: Kwargs)
 
 // ---------------------------------------------------------------- tests
 
-fn regex_test(value: Value, pattern: String, kw: Kwargs, default_type: &str) -> Result<bool, Error> {
+fn regex_test(
+    value: Value,
+    pattern: String,
+    kw: Kwargs,
+    default_type: &str,
+) -> Result<bool, Error> {
     let ic = kw_bool(&kw, "ignorecase", false)?;
     let ml = kw_bool(&kw, "multiline", false)?;
-    let mt: String = kw.get::<Option<String>>("match_type")?.unwrap_or_else(|| default_type.into());
+    let mt: String = kw
+        .get::<Option<String>>("match_type")?
+        .unwrap_or_else(|| default_type.into());
     kw.assert_all_used()?;
     let s = to_text(&value);
     let re = py_regex(&pattern, ic, ml)?;
@@ -1945,8 +2222,12 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_filter("items2dict", items2dict);
     env.add_filter("ternary", ternary);
     env.add_filter("hash", hash);
-    env.add_filter("checksum", |v: Value| hex_digest(to_text(&v).as_bytes(), "sha1"));
-    env.add_filter("sha1", |v: Value| hex_digest(to_text(&v).as_bytes(), "sha1"));
+    env.add_filter("checksum", |v: Value| {
+        hex_digest(to_text(&v).as_bytes(), "sha1")
+    });
+    env.add_filter("sha1", |v: Value| {
+        hex_digest(to_text(&v).as_bytes(), "sha1")
+    });
     env.add_filter("md5", |v: Value| hex_digest(to_text(&v).as_bytes(), "md5"));
     env.add_filter("password_hash", password_hash);
     env.add_filter("quote", quote);
@@ -1988,9 +2269,15 @@ pub(crate) fn register(env: &mut Environment<'static>) {
 
     env.add_test("version", version_compare);
     env.add_test("version_compare", version_compare);
-    env.add_test("match", |v: Value, p: String, kw: Kwargs| regex_test(v, p, kw, "match"));
-    env.add_test("search", |v: Value, p: String, kw: Kwargs| regex_test(v, p, kw, "search"));
-    env.add_test("regex", |v: Value, p: String, kw: Kwargs| regex_test(v, p, kw, "search"));
+    env.add_test("match", |v: Value, p: String, kw: Kwargs| {
+        regex_test(v, p, kw, "match")
+    });
+    env.add_test("search", |v: Value, p: String, kw: Kwargs| {
+        regex_test(v, p, kw, "search")
+    });
+    env.add_test("regex", |v: Value, p: String, kw: Kwargs| {
+        regex_test(v, p, kw, "search")
+    });
     env.add_test("subset", |a: Value, b: Value| -> Result<bool, Error> {
         let bl = items(&b)?;
         Ok(items(&a)?.iter().all(|x| contains(&bl, x)))
@@ -2006,22 +2293,47 @@ pub(crate) fn register(env: &mut Environment<'static>) {
         Ok(contains(&items(&seq)?, &v))
     });
     env.add_test("truthy", |v: Value, kw: Kwargs| -> Result<bool, Error> {
-        Ok(if kw_bool(&kw, "convert_bool", false)? { to_bool(&v) } else { truthy(&v) })
+        Ok(if kw_bool(&kw, "convert_bool", false)? {
+            to_bool(&v)
+        } else {
+            truthy(&v)
+        })
     });
     env.add_test("falsy", |v: Value, kw: Kwargs| -> Result<bool, Error> {
-        Ok(!(if kw_bool(&kw, "convert_bool", false)? { to_bool(&v) } else { truthy(&v) }))
+        Ok(!(if kw_bool(&kw, "convert_bool", false)? {
+            to_bool(&v)
+        } else {
+            truthy(&v)
+        }))
     });
-    env.add_test("file", |v: Value| std::path::Path::new(&path_of(&v)).is_file());
-    env.add_test("is_file", |v: Value| std::path::Path::new(&path_of(&v)).is_file());
-    env.add_test("directory", |v: Value| std::path::Path::new(&path_of(&v)).is_dir());
-    env.add_test("is_dir", |v: Value| std::path::Path::new(&path_of(&v)).is_dir());
-    env.add_test("exists", |v: Value| std::path::Path::new(&path_of(&v)).exists());
-    env.add_test("link", |v: Value| std::path::Path::new(&path_of(&v)).is_symlink());
-    env.add_test("is_link", |v: Value| std::path::Path::new(&path_of(&v)).is_symlink());
+    env.add_test("file", |v: Value| {
+        std::path::Path::new(&path_of(&v)).is_file()
+    });
+    env.add_test("is_file", |v: Value| {
+        std::path::Path::new(&path_of(&v)).is_file()
+    });
+    env.add_test("directory", |v: Value| {
+        std::path::Path::new(&path_of(&v)).is_dir()
+    });
+    env.add_test("is_dir", |v: Value| {
+        std::path::Path::new(&path_of(&v)).is_dir()
+    });
+    env.add_test("exists", |v: Value| {
+        std::path::Path::new(&path_of(&v)).exists()
+    });
+    env.add_test("link", |v: Value| {
+        std::path::Path::new(&path_of(&v)).is_symlink()
+    });
+    env.add_test("is_link", |v: Value| {
+        std::path::Path::new(&path_of(&v)).is_symlink()
+    });
     env.add_test("abs", |v: Value| to_text(&v).starts_with('/'));
     env.add_test("is_abs", |v: Value| to_text(&v).starts_with('/'));
     env.add_test("same_file", |a: Value, b: Value| {
-        match (std::fs::canonicalize(path_of(&a)), std::fs::canonicalize(path_of(&b))) {
+        match (
+            std::fs::canonicalize(path_of(&a)),
+            std::fs::canonicalize(path_of(&b)),
+        ) {
             (Ok(x), Ok(y)) => x == y,
             _ => false,
         }
@@ -2038,8 +2350,12 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     for n in ["skipped", "skip"] {
         env.add_test(n, test_skipped);
     }
-    env.add_test("any", |v: Value| -> Result<bool, Error> { Ok(items(&v)?.iter().any(truthy)) });
-    env.add_test("all", |v: Value| -> Result<bool, Error> { Ok(items(&v)?.iter().all(truthy)) });
+    env.add_test("any", |v: Value| -> Result<bool, Error> {
+        Ok(items(&v)?.iter().any(truthy))
+    });
+    env.add_test("all", |v: Value| -> Result<bool, Error> {
+        Ok(items(&v)?.iter().all(truthy))
+    });
     env.add_test("nan", |v: Value| f64::try_from(v).is_ok_and(f64::is_nan));
 
     env.add_function("now", |kw: Kwargs| -> Result<Value, Error> {
@@ -2054,7 +2370,12 @@ pub(crate) fn register(env: &mut Environment<'static>) {
 }
 
 /// Python methods on values beyond minijinja-contrib's pycompat.
-pub(crate) fn unknown_method_callback(state: &mut State, value: &Value, method: &str, args: &[Value]) -> Result<Value, Error> {
+pub(crate) fn unknown_method_callback(
+    state: &mut State,
+    value: &Value,
+    method: &str,
+    args: &[Value],
+) -> Result<Value, Error> {
     match (value.kind(), method) {
         (ValueKind::Seq, "index") => {
             let list = items(value)?;
@@ -2066,15 +2387,27 @@ pub(crate) fn unknown_method_callback(state: &mut State, value: &Value, method: 
         }
         (ValueKind::Seq, "count") => {
             let needle = args.first().cloned().unwrap_or_default();
-            Ok(Value::from(items(value)?.iter().filter(|x| py_eq(x, &needle)).count() as i64))
+            Ok(Value::from(
+                items(value)?.iter().filter(|x| py_eq(x, &needle)).count() as i64,
+            ))
         }
         (ValueKind::String, "partition") | (ValueKind::String, "rpartition") => {
             let s = value.as_str().unwrap_or_default();
             let sep = args.first().and_then(|a| a.as_str()).unwrap_or(" ");
-            let found = if method == "partition" { s.find(sep) } else { s.rfind(sep) };
+            let found = if method == "partition" {
+                s.find(sep)
+            } else {
+                s.rfind(sep)
+            };
             Ok(match found {
-                Some(i) => Value::from(vec![s[..i].to_string(), sep.to_string(), s[i + sep.len()..].to_string()]),
-                None if method == "partition" => Value::from(vec![s.to_string(), String::new(), String::new()]),
+                Some(i) => Value::from(vec![
+                    s[..i].to_string(),
+                    sep.to_string(),
+                    s[i + sep.len()..].to_string(),
+                ]),
+                None if method == "partition" => {
+                    Value::from(vec![s.to_string(), String::new(), String::new()])
+                }
                 None => Value::from(vec![String::new(), String::new(), s.to_string()]),
             })
         }
@@ -2085,7 +2418,11 @@ pub(crate) fn unknown_method_callback(state: &mut State, value: &Value, method: 
             if n >= w {
                 return Ok(Value::from(s));
             }
-            let (sign, rest) = if s.starts_with(['-', '+']) { s.split_at(1) } else { ("", s) };
+            let (sign, rest) = if s.starts_with(['-', '+']) {
+                s.split_at(1)
+            } else {
+                ("", s)
+            };
             Ok(Value::from(format!("{sign}{}{rest}", "0".repeat(w - n))))
         }
         _ => minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args),

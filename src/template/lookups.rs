@@ -21,7 +21,13 @@ fn kw_str(kw: &Kwargs, name: &str) -> Result<Option<String>, Error> {
 }
 
 /// Runs lookup `name` over `terms`, always returning a list.
-fn run_lookup(state: &State, ctx: &RenderCtx, name: &str, terms: Vec<Value>, kw: &Kwargs) -> Result<Vec<Value>, Error> {
+fn run_lookup(
+    state: &State,
+    ctx: &RenderCtx,
+    name: &str,
+    terms: Vec<Value>,
+    kw: &Kwargs,
+) -> Result<Vec<Value>, Error> {
     let name = name
         .strip_prefix("ansible.builtin.")
         .or_else(|| name.strip_prefix("ansible.legacy."))
@@ -41,8 +47,12 @@ fn run_lookup(state: &State, ctx: &RenderCtx, name: &str, terms: Vec<Value>, kw:
                 .collect()
         }
         "file" => {
-            let rstrip = kw.get::<Option<Value>>("rstrip")?.is_none_or(|v| truthy(&v));
-            let lstrip = kw.get::<Option<Value>>("lstrip")?.is_some_and(|v| truthy(&v));
+            let rstrip = kw
+                .get::<Option<Value>>("rstrip")?
+                .is_none_or(|v| truthy(&v));
+            let lstrip = kw
+                .get::<Option<Value>>("lstrip")?
+                .is_some_and(|v| truthy(&v));
             terms
                 .iter()
                 .map(|t| {
@@ -68,14 +78,23 @@ fn run_lookup(state: &State, ctx: &RenderCtx, name: &str, terms: Vec<Value>, kw:
                 .iter()
                 .map(|t| {
                     let term = to_text(t);
-                    let path = ctx
-                        .find("templates", &term)
-                        .ok_or_else(|| err(format!("the template file {term} could not be found for the lookup")))?;
-                    let src = std::fs::read_to_string(&path).map_err(|e| err(format!("{}: {e}", path.display())))?;
-                    let out = state.env().render_named_str(&path.display().to_string(), &src, &vars)?;
+                    let path = ctx.find("templates", &term).ok_or_else(|| {
+                        err(format!(
+                            "the template file {term} could not be found for the lookup"
+                        ))
+                    })?;
+                    let src = std::fs::read_to_string(&path)
+                        .map_err(|e| err(format!("{}: {e}", path.display())))?;
+                    let out =
+                        state
+                            .env()
+                            .render_named_str(&path.display().to_string(), &src, &vars)?;
                     let want = src.bytes().rev().take_while(|&b| b == b'\n').count();
                     let have = out.bytes().rev().take_while(|&b| b == b'\n').count();
-                    Ok(Value::from(format!("{out}{}", "\n".repeat(want.saturating_sub(have)))))
+                    Ok(Value::from(format!(
+                        "{out}{}",
+                        "\n".repeat(want.saturating_sub(have))
+                    )))
                 })
                 .collect()
         }
@@ -114,7 +133,9 @@ fn run_lookup(state: &State, ctx: &RenderCtx, name: &str, terms: Vec<Value>, kw:
                     v
                 };
                 for d in dirs {
-                    let Ok(rd) = std::fs::read_dir(&d) else { continue };
+                    let Ok(rd) = std::fs::read_dir(&d) else {
+                        continue;
+                    };
                     let mut found: Vec<String> = rd
                         .filter_map(Result::ok)
                         .filter(|e| e.path().is_file())
@@ -180,7 +201,10 @@ fn run_lookup(state: &State, ctx: &RenderCtx, name: &str, terms: Vec<Value>, kw:
                 let candidates: Vec<String> = if paths.is_empty() {
                     vec![f.clone()]
                 } else {
-                    paths.iter().map(|p| format!("{}/{f}", p.trim_end_matches('/'))).collect()
+                    paths
+                        .iter()
+                        .map(|p| format!("{}/{f}", p.trim_end_matches('/')))
+                        .collect()
                 };
                 for c in candidates {
                     if let Some(p) = ctx.find("files", &c) {
@@ -348,7 +372,10 @@ fn parse_kv(term: &str) -> (String, Vec<(String, String)>) {
     let mut parts = term.split_whitespace();
     let first = parts.next().unwrap_or("").to_string();
     let opts = parts
-        .filter_map(|p| p.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .filter_map(|p| {
+            p.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
         .collect();
     (first, opts)
 }
@@ -392,7 +419,10 @@ fn password(term: &str, kw: &Kwargs) -> Result<Value, Error> {
                 seed ^= seed << 13;
                 seed ^= seed >> 7;
                 seed ^= seed << 17;
-                charset.get((seed % charset.len().max(1) as u64) as usize).copied().unwrap_or('x')
+                charset
+                    .get((seed % charset.len().max(1) as u64) as usize)
+                    .copied()
+                    .unwrap_or('x')
             })
             .collect()
     };
@@ -511,41 +541,55 @@ fn sequence(term: &str, kw: &Kwargs) -> Result<Vec<Value>, Error> {
 /// Registers `lookup`, `query` and `q` bound to a render's search path.
 pub(crate) fn register(env: &mut Environment<'static>, ctx: Arc<RenderCtx>) {
     let c1 = ctx.clone();
-    env.add_function("lookup", move |state: &State, name: String, args: Rest<Value>| -> Result<Value, Error> {
-        let (terms, kw) = split_kwargs(args)?;
-        let wantlist = kw.get::<Option<Value>>("wantlist")?.is_some_and(|v| to_bool(&v));
-        let errors = kw_str(&kw, "errors")?.unwrap_or_else(|| "strict".into());
-        let res = match run_lookup(state, &c1, &name, terms, &kw) {
-            Ok(r) => r,
-            Err(e) if errors == "ignore" || errors == "warn" => {
-                let _ = e;
-                return Ok(if wantlist { Value::from(Vec::<Value>::new()) } else { Value::from(()) });
+    env.add_function(
+        "lookup",
+        move |state: &State, name: String, args: Rest<Value>| -> Result<Value, Error> {
+            let (terms, kw) = split_kwargs(args)?;
+            let wantlist = kw
+                .get::<Option<Value>>("wantlist")?
+                .is_some_and(|v| to_bool(&v));
+            let errors = kw_str(&kw, "errors")?.unwrap_or_else(|| "strict".into());
+            let res = match run_lookup(state, &c1, &name, terms, &kw) {
+                Ok(r) => r,
+                Err(e) if errors == "ignore" || errors == "warn" => {
+                    let _ = e;
+                    return Ok(if wantlist {
+                        Value::from(Vec::<Value>::new())
+                    } else {
+                        Value::from(())
+                    });
+                }
+                Err(e) => return Err(e),
+            };
+            if wantlist {
+                return Ok(Value::from(res));
             }
-            Err(e) => return Err(e),
-        };
-        if wantlist {
-            return Ok(Value::from(res));
-        }
-        Ok(match res.len() {
-            1 => res.into_iter().next().unwrap_or_default(),
-            n if n >= 2 && res.iter().all(|v| v.kind() == ValueKind::String) => {
-                Value::from(res.iter().map(to_text).collect::<Vec<_>>().join(","))
-            }
-            _ => Value::from(res),
-        })
-    });
+            Ok(match res.len() {
+                1 => res.into_iter().next().unwrap_or_default(),
+                n if n >= 2 && res.iter().all(|v| v.kind() == ValueKind::String) => {
+                    Value::from(res.iter().map(to_text).collect::<Vec<_>>().join(","))
+                }
+                _ => Value::from(res),
+            })
+        },
+    );
     for qname in ["query", "q"] {
         let c2 = ctx.clone();
-        env.add_function(qname, move |state: &State, name: String, args: Rest<Value>| -> Result<Value, Error> {
-            let (terms, kw) = split_kwargs(args)?;
-            let _ = kw.get::<Option<Value>>("wantlist")?;
-            let errors = kw_str(&kw, "errors")?.unwrap_or_else(|| "strict".into());
-            match run_lookup(state, &c2, &name, terms, &kw) {
-                Ok(r) => Ok(Value::from(r)),
-                Err(_) if errors == "ignore" || errors == "warn" => Ok(Value::from(Vec::<Value>::new())),
-                Err(e) => Err(e),
-            }
-        });
+        env.add_function(
+            qname,
+            move |state: &State, name: String, args: Rest<Value>| -> Result<Value, Error> {
+                let (terms, kw) = split_kwargs(args)?;
+                let _ = kw.get::<Option<Value>>("wantlist")?;
+                let errors = kw_str(&kw, "errors")?.unwrap_or_else(|| "strict".into());
+                match run_lookup(state, &c2, &name, terms, &kw) {
+                    Ok(r) => Ok(Value::from(r)),
+                    Err(_) if errors == "ignore" || errors == "warn" => {
+                        Ok(Value::from(Vec::<Value>::new()))
+                    }
+                    Err(e) => Err(e),
+                }
+            },
+        );
     }
     let _ = empty_kwargs;
 }

@@ -65,7 +65,9 @@ impl TemplateError {
             col = before[line_start..].chars().count() as u32 + 1;
             culprit = Some(src[range].to_string());
         }
-        let location = err.line().map(|line| Location::new(name.as_str(), line as u32, col));
+        let location = err
+            .line()
+            .map(|line| Location::new(name.as_str(), line as u32, col));
         let message = ansible_message(err, culprit.as_deref());
         TemplateError { message, location }
     }
@@ -206,13 +208,17 @@ impl TemplateOptions {
             }
             let Some((key, val)) = pair.split_once(':') else {
                 return Err(TemplateError::new(
-                    format!("Syntax error in template: missing key-value separator `:` in '#jinja2:' override pair {pair:?}."),
+                    format!(
+                        "Syntax error in template: missing key-value separator `:` in '#jinja2:' override pair {pair:?}."
+                    ),
                     loc,
                 ));
             };
             let lit = py_literal(val.trim()).ok_or_else(|| {
                 TemplateError::new(
-                    format!("Syntax error in template: malformed value {val:?} in '#jinja2:' override."),
+                    format!(
+                        "Syntax error in template: malformed value {val:?} in '#jinja2:' override."
+                    ),
                     loc.clone(),
                 )
             })?;
@@ -227,14 +233,19 @@ impl TemplateOptions {
             };
             let bad = || {
                 TemplateError::new(
-                    format!("Syntax error in template: invalid value for '#jinja2:' override {:?}.", key.trim()),
+                    format!(
+                        "Syntax error in template: invalid value for '#jinja2:' override {:?}.",
+                        key.trim()
+                    ),
                     loc.clone(),
                 )
             };
             match key.trim() {
                 "trim_blocks" => self.trim_blocks = as_bool(&lit).ok_or_else(bad)?,
                 "lstrip_blocks" => self.lstrip_blocks = as_bool(&lit).ok_or_else(bad)?,
-                "keep_trailing_newline" => self.keep_trailing_newline = as_bool(&lit).ok_or_else(bad)?,
+                "keep_trailing_newline" => {
+                    self.keep_trailing_newline = as_bool(&lit).ok_or_else(bad)?
+                }
                 "newline_sequence" => {
                     let s = as_str(&lit).ok_or_else(bad)?;
                     if !matches!(s.as_str(), "\n" | "\r" | "\r\n") {
@@ -244,13 +255,19 @@ impl TemplateOptions {
                 }
                 "block_start_string" => self.block_start_string = as_str(&lit).ok_or_else(bad)?,
                 "block_end_string" => self.block_end_string = as_str(&lit).ok_or_else(bad)?,
-                "variable_start_string" => self.variable_start_string = as_str(&lit).ok_or_else(bad)?,
+                "variable_start_string" => {
+                    self.variable_start_string = as_str(&lit).ok_or_else(bad)?
+                }
                 "variable_end_string" => self.variable_end_string = as_str(&lit).ok_or_else(bad)?,
-                "comment_start_string" => self.comment_start_string = as_str(&lit).ok_or_else(bad)?,
+                "comment_start_string" => {
+                    self.comment_start_string = as_str(&lit).ok_or_else(bad)?
+                }
                 "comment_end_string" => self.comment_end_string = as_str(&lit).ok_or_else(bad)?,
                 other => {
                     return Err(TemplateError::new(
-                        format!("Syntax error in template: invalid '#jinja2:' override key '{other}'."),
+                        format!(
+                            "Syntax error in template: invalid '#jinja2:' override key '{other}'."
+                        ),
                         loc,
                     ));
                 }
@@ -312,7 +329,9 @@ fn count_trailing_newlines(s: &str) -> usize {
 /// `{{ expr }}`: Ansible 2.19 then returns the expression's native value.
 fn single_expression<'a>(source: &'a str, d: &Delims) -> Option<&'a str> {
     let s = source.strip_suffix('\n').unwrap_or(source);
-    let inner = s.strip_prefix(d.var_start.as_str())?.strip_suffix(d.var_end.as_str())?;
+    let inner = s
+        .strip_prefix(d.var_start.as_str())?
+        .strip_suffix(d.var_end.as_str())?;
     let inner = inner.strip_prefix('-').unwrap_or(inner);
     let inner = inner.strip_suffix('-').unwrap_or(inner);
     if inner.contains(d.var_start.as_str())
@@ -367,9 +386,18 @@ impl Default for Templar {
 
 fn syntax_for(opts: &TemplateOptions) -> Result<minijinja::syntax::SyntaxConfig, TemplateError> {
     minijinja::syntax::SyntaxConfig::builder()
-        .block_delimiters(opts.block_start_string.clone(), opts.block_end_string.clone())
-        .variable_delimiters(opts.variable_start_string.clone(), opts.variable_end_string.clone())
-        .comment_delimiters(opts.comment_start_string.clone(), opts.comment_end_string.clone())
+        .block_delimiters(
+            opts.block_start_string.clone(),
+            opts.block_end_string.clone(),
+        )
+        .variable_delimiters(
+            opts.variable_start_string.clone(),
+            opts.variable_end_string.clone(),
+        )
+        .comment_delimiters(
+            opts.comment_start_string.clone(),
+            opts.comment_end_string.clone(),
+        )
         .trim_blocks(opts.trim_blocks)
         .lstrip_blocks(opts.lstrip_blocks)
         .keep_trailing_newline(opts.keep_trailing_newline)
@@ -389,7 +417,9 @@ fn formatter(
             minijinja::ErrorKind::UndefinedError,
             "undefined value",
         )),
-        ValueKind::String => out.write_str(value.as_str().unwrap_or_default()).map_err(Into::into),
+        ValueKind::String => out
+            .write_str(value.as_str().unwrap_or_default())
+            .map_err(Into::into),
         _ => out.write_str(&pyrepr::repr(value)).map_err(Into::into),
     };
     let _ = out.write_str("");
@@ -431,7 +461,11 @@ impl Templar {
     }
 
     /// An environment for one file render: its search path, syntax and loader.
-    fn env_for(&self, opts: &TemplateOptions, ctx: Arc<RenderCtx>) -> Result<Environment<'static>, TemplateError> {
+    fn env_for(
+        &self,
+        opts: &TemplateOptions,
+        ctx: Arc<RenderCtx>,
+    ) -> Result<Environment<'static>, TemplateError> {
         let mut env = self.env.clone();
         if !opts.is_default_syntax() {
             env.set_syntax(syntax_for(opts)?);
@@ -463,7 +497,11 @@ impl Templar {
         let mut opts = opts.clone();
         let mut search_path = opts.search_path.clone();
         if let Some(dir) = path.parent() {
-            let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
             search_path.push(dir.to_path_buf());
         }
         opts.search_path = search_path.clone();
@@ -539,7 +577,12 @@ impl Templar {
 
     /// Renders a string from a playbook (a template string in a var or argument) to text, with
     /// Ansible's trailing-newline rule.
-    pub fn render_str(&self, name: &str, source: &str, ctx: &Value) -> Result<String, TemplateError> {
+    pub fn render_str(
+        &self,
+        name: &str,
+        source: &str,
+        ctx: &Value,
+    ) -> Result<String, TemplateError> {
         let mut opts = TemplateOptions::default();
         let rctx = Arc::new(RenderCtx::default());
         self.render_source(name, source, ctx, &mut opts, rctx, true)
@@ -576,7 +619,10 @@ impl Templar {
         if let Some(expr) = single_expression_exact(s, &d) {
             let v = self.eval_expr(expr, ctx)?;
             if v.is_undefined() {
-                return Err(TemplateError::new(format!("'{}' is undefined", expr.trim()), None));
+                return Err(TemplateError::new(
+                    format!("'{}' is undefined", expr.trim()),
+                    None,
+                ));
             }
             return Ok(v);
         }
@@ -591,14 +637,20 @@ impl Templar {
             ValueKind::String => self.template_value(v.as_str().unwrap_or_default(), ctx),
             ValueKind::Seq => {
                 let mut out = Vec::new();
-                for item in v.try_iter().map_err(|e| TemplateError::new(e.to_string(), None))? {
+                for item in v
+                    .try_iter()
+                    .map_err(|e| TemplateError::new(e.to_string(), None))?
+                {
                     out.push(self.template_any(&item, ctx)?);
                 }
                 Ok(Value::from(out))
             }
             ValueKind::Map => {
                 let mut out = indexmap::IndexMap::new();
-                for key in v.try_iter().map_err(|e| TemplateError::new(e.to_string(), None))? {
+                for key in v
+                    .try_iter()
+                    .map_err(|e| TemplateError::new(e.to_string(), None))?
+                {
                     let val = v.get_item(&key).unwrap_or_default();
                     out.insert(self.template_any(&key, ctx)?, self.template_any(&val, ctx)?);
                 }

@@ -78,9 +78,22 @@ pub fn format(fmt: &str, args: &Value) -> Result<String, Error> {
         let conv = chars[i].1;
         i += 1;
         let end = chars.get(i).map_or(fmt.len(), |x| x.0);
-        specs.push((start, end, Spec { key, flags, width, prec, conv }));
+        specs.push((
+            start,
+            end,
+            Spec {
+                key,
+                flags,
+                width,
+                prec,
+                conv,
+            },
+        ));
     }
-    let positional = specs.iter().filter(|s| s.2.conv != '%' && s.2.key.is_none()).count();
+    let positional = specs
+        .iter()
+        .filter(|s| s.2.conv != '%' && s.2.key.is_none())
+        .count();
     let uses_keys = specs.iter().any(|s| s.2.key.is_some());
     let args_list: Vec<Value> = if uses_keys {
         Vec::new()
@@ -110,7 +123,10 @@ pub fn format(fmt: &str, args: &Value) -> Result<String, Error> {
             v
         };
         if v.is_undefined() && spec.key.is_some() {
-            return Err(err(format!("KeyError: '{}'", spec.key.clone().unwrap_or_default())));
+            return Err(err(format!(
+                "KeyError: '{}'",
+                spec.key.clone().unwrap_or_default()
+            )));
         }
         out.push_str(&format_one(spec, &v)?);
     }
@@ -151,7 +167,11 @@ fn pad(s: String, spec: &Spec, numeric: bool) -> String {
     if spec.flags.contains('-') {
         format!("{s}{}", " ".repeat(fill))
     } else if numeric && spec.flags.contains('0') {
-        let (sign, rest) = if s.starts_with(['-', '+', ' ']) { s.split_at(1) } else { ("", s.as_str()) };
+        let (sign, rest) = if s.starts_with(['-', '+', ' ']) {
+            s.split_at(1)
+        } else {
+            ("", s.as_str())
+        };
         format!("{sign}{}{rest}", "0".repeat(fill))
     } else {
         format!("{}{s}", " ".repeat(fill))
@@ -173,7 +193,11 @@ fn sign(neg: bool, spec: &Spec) -> &'static str {
 /// Python `%e` exponent form: at least two digits, explicit sign.
 pub fn fix_exp(s: &str, upper: bool) -> String {
     if let Some((m, e)) = s.split_once('e') {
-        let (es, digits) = if let Some(d) = e.strip_prefix('-') { ('-', d) } else { ('+', e) };
+        let (es, digits) = if let Some(d) = e.strip_prefix('-') {
+            ('-', d)
+        } else {
+            ('+', e)
+        };
         let ech = if upper { 'E' } else { 'e' };
         format!("{m}{ech}{es}{digits:0>2}")
     } else {
@@ -184,19 +208,31 @@ pub fn fix_exp(s: &str, upper: bool) -> String {
 fn fmt_g(f: f64, prec: usize, alt: bool) -> String {
     let p = if prec == 0 { 1 } else { prec };
     if f == 0.0 {
-        return if alt { format!("{:.*}", p - 1, 0.0) } else { "0".into() };
+        return if alt {
+            format!("{:.*}", p - 1, 0.0)
+        } else {
+            "0".into()
+        };
     }
     let sci = format!("{:.*e}", p - 1, f);
     let exp: i32 = sci.split_once('e').map_or(0, |x| x.1.parse().unwrap_or(0));
     let s = if exp < -4 || exp >= p as i32 {
         let s = sci;
         let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
-        let m = if alt || !m.contains('.') { m.to_string() } else { m.trim_end_matches('0').trim_end_matches('.').to_string() };
+        let m = if alt || !m.contains('.') {
+            m.to_string()
+        } else {
+            m.trim_end_matches('0').trim_end_matches('.').to_string()
+        };
         fix_exp(&format!("{m}e{e}"), false)
     } else {
         let decimals = (p as i32 - 1 - exp).max(0) as usize;
         let s = format!("{:.*}", decimals, f);
-        if alt || !s.contains('.') { s } else { s.trim_end_matches('0').trim_end_matches('.').to_string() }
+        if alt || !s.contains('.') {
+            s
+        } else {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        }
     };
     s
 }
@@ -227,7 +263,10 @@ fn format_one(spec: &Spec, v: &Value) -> Result<String, Error> {
         }
         'x' | 'X' | 'o' => {
             if !v.is_integer() && v.kind() != ValueKind::Bool {
-                return Err(err(format!("%{} format: an integer is required", spec.conv)));
+                return Err(err(format!(
+                    "%{} format: an integer is required",
+                    spec.conv
+                )));
             }
             let n = to_i128(v)?;
             let a = n.unsigned_abs();
@@ -250,8 +289,19 @@ fn format_one(spec: &Spec, v: &Value) -> Result<String, Error> {
         'f' | 'F' => {
             let f = to_f64(v)?;
             let p = spec.prec.unwrap_or(6);
-            let s = if f.is_finite() { format!("{:.*}", p, f.abs()) } else { float_repr(f.abs()) };
-            pad(format!("{}{s}", sign(f.is_sign_negative() && f != 0.0 || f < 0.0, spec)), spec, true)
+            let s = if f.is_finite() {
+                format!("{:.*}", p, f.abs())
+            } else {
+                float_repr(f.abs())
+            };
+            pad(
+                format!(
+                    "{}{s}",
+                    sign(f.is_sign_negative() && f != 0.0 || f < 0.0, spec)
+                ),
+                spec,
+                true,
+            )
         }
         'e' | 'E' => {
             let f = to_f64(v)?;
@@ -262,14 +312,20 @@ fn format_one(spec: &Spec, v: &Value) -> Result<String, Error> {
         'g' | 'G' => {
             let f = to_f64(v)?;
             let s = fmt_g(f.abs(), spec.prec.unwrap_or(6), spec.flags.contains('#'));
-            let s = if spec.conv == 'G' { s.to_uppercase() } else { s };
+            let s = if spec.conv == 'G' {
+                s.to_uppercase()
+            } else {
+                s
+            };
             pad(format!("{}{s}", sign(f < 0.0, spec)), spec, true)
         }
         'c' => {
             let s = if let Some(s) = v.as_str() {
                 s.to_string()
             } else {
-                char::from_u32(to_i128(v)? as u32).map(String::from).unwrap_or_default()
+                char::from_u32(to_i128(v)? as u32)
+                    .map(String::from)
+                    .unwrap_or_default()
             };
             pad(s, spec, false)
         }
@@ -289,9 +345,26 @@ mod tests {
             format("%s=%s", &Value::from(vec!["a", "b"])).unwrap(),
             "a=b"
         );
-        assert_eq!(format("%5s|%-5s|", &Value::from(vec!["a", "b"])).unwrap(), "    a|b    |");
-        assert_eq!(format("%x %o %e", &Value::from(vec![Value::from(255), Value::from(8), Value::from(1.5)])).unwrap(), "ff 10 1.500000e+00");
-        assert_eq!(format("%g %g", &Value::from(vec![Value::from(0.0001), Value::from(1234567.0)])).unwrap(), "0.0001 1.23457e+06");
+        assert_eq!(
+            format("%5s|%-5s|", &Value::from(vec!["a", "b"])).unwrap(),
+            "    a|b    |"
+        );
+        assert_eq!(
+            format(
+                "%x %o %e",
+                &Value::from(vec![Value::from(255), Value::from(8), Value::from(1.5)])
+            )
+            .unwrap(),
+            "ff 10 1.500000e+00"
+        );
+        assert_eq!(
+            format(
+                "%g %g",
+                &Value::from(vec![Value::from(0.0001), Value::from(1234567.0)])
+            )
+            .unwrap(),
+            "0.0001 1.23457e+06"
+        );
         assert_eq!(format("%s", &Value::from(vec![1, 2])).unwrap(), "[1, 2]");
         assert_eq!(format("100%%", &Value::from(())).unwrap_or_default(), "");
     }

@@ -197,7 +197,10 @@ fn operand_end(b: &[u8], i: usize) -> usize {
         b'"' | b'\'' => j = skip_string(b, j),
         b'(' | b'[' | b'{' => j = skip_group(b, j),
         c if is_ident(c) => {
-            while j < b.len() && (is_ident(b[j]) || (b[j] == b'.' && j + 1 < b.len() && b[j + 1].is_ascii_digit())) {
+            while j < b.len()
+                && (is_ident(b[j])
+                    || (b[j] == b'.' && j + 1 < b.len() && b[j + 1].is_ascii_digit()))
+            {
                 j += 1;
             }
         }
@@ -225,7 +228,11 @@ fn operand_end(b: &[u8], i: usize) -> usize {
                     m += 1;
                 }
                 let n = skip_ws(b, m);
-                j = if n < b.len() && b[n] == b'(' { skip_group(b, n) } else { m };
+                j = if n < b.len() && b[n] == b'(' {
+                    skip_group(b, n)
+                } else {
+                    m
+                };
             }
             _ => return j,
         }
@@ -292,7 +299,10 @@ mod tests {
             "{{ '%s' | __pyformat(x.y[0] | upper) ~ 'z' }}"
         );
         assert_eq!(rewrite("{{ 7 % 2 }}", &d, "\n"), "{{ 7 % 2 }}");
-        assert_eq!(rewrite("{% raw %}{{ '%s' % x }}{% endraw %}", &d, "\n"), "{% raw %}{{ '%s' % x }}{% endraw %}");
+        assert_eq!(
+            rewrite("{% raw %}{{ '%s' % x }}{% endraw %}", &d, "\n"),
+            "{% raw %}{{ '%s' % x }}{% endraw %}"
+        );
     }
 
     #[test]

@@ -49,7 +49,10 @@ struct Emitter {
 }
 
 fn is_collection(v: &Value) -> bool {
-    matches!(v.kind(), ValueKind::Seq | ValueKind::Map | ValueKind::Iterable)
+    matches!(
+        v.kind(),
+        ValueKind::Seq | ValueKind::Map | ValueKind::Iterable
+    )
 }
 
 fn items(v: &Value) -> Vec<Value> {
@@ -203,7 +206,10 @@ impl Emitter {
     fn scalar(&mut self, v: &Value, root: bool, simple_key: bool) {
         let (text, is_str) = match v.kind() {
             ValueKind::None | ValueKind::Undefined => ("null".to_string(), false),
-            ValueKind::Bool => ((if v.is_true() { "true" } else { "false" }).to_string(), false),
+            ValueKind::Bool => (
+                (if v.is_true() { "true" } else { "false" }).to_string(),
+                false,
+            ),
             ValueKind::Number => {
                 if v.is_integer() {
                     (v.to_string(), false)
@@ -212,21 +218,35 @@ impl Emitter {
                     let s = if f.is_nan() {
                         ".nan".to_string()
                     } else if f.is_infinite() {
-                        if f > 0.0 { ".inf".into() } else { "-.inf".into() }
+                        if f > 0.0 {
+                            ".inf".into()
+                        } else {
+                            "-.inf".into()
+                        }
                     } else {
                         let r = float_repr(f).to_lowercase();
-                        if !r.contains('.') && r.contains('e') { r.replacen('e', ".0e", 1) } else { r }
+                        if !r.contains('.') && r.contains('e') {
+                            r.replacen('e', ".0e", 1)
+                        } else {
+                            r
+                        }
                     };
                     (s, false)
                 }
             }
-            _ => (v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()), true),
+            _ => (
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string()),
+                true,
+            ),
         };
         let implicit = !is_str || resolves_to_str(&text);
         let a = analyze(&text);
         let style = if implicit
             && !(simple_key && (a.empty || a.multiline))
-            && ((self.flow_level > 0 && a.allow_flow_plain) || (self.flow_level == 0 && a.allow_block_plain))
+            && ((self.flow_level > 0 && a.allow_flow_plain)
+                || (self.flow_level == 0 && a.allow_block_plain))
         {
             ' '
         } else if a.allow_single_quoted && !(simple_key && a.multiline) {
@@ -286,7 +306,10 @@ impl Emitter {
                     self.indention = false;
                     start = end;
                 }
-            } else if matches!(ch, None | Some(' ' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')) {
+            } else if matches!(
+                ch,
+                None | Some(' ' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
+            ) {
                 let data: String = chars[start..end].iter().collect();
                 self.column += end - start;
                 self.write(&data);
@@ -309,7 +332,12 @@ impl Emitter {
             let ch = chars.get(end).copied();
             if spaces {
                 if ch != Some(' ') {
-                    if start + 1 == end && self.column > self.best_width && split && start != 0 && end != chars.len() {
+                    if start + 1 == end
+                        && self.column > self.best_width
+                        && split
+                        && start != 0
+                        && end != chars.len()
+                    {
                         self.write_indent();
                     } else {
                         let data: String = chars[start..end].iter().collect();
@@ -329,7 +357,11 @@ impl Emitter {
                     self.write_indent();
                     start = end;
                 }
-            } else if matches!(ch, None | Some(' ' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}' | '\'')) && start < end {
+            } else if matches!(
+                ch,
+                None | Some(' ' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}' | '\'')
+            ) && start < end
+            {
                 let data: String = chars[start..end].iter().collect();
                 self.column += end - start;
                 self.write(&data);
@@ -435,7 +467,10 @@ struct Analysis {
 }
 
 fn is_ws(c: Option<char>) -> bool {
-    matches!(c, None | Some('\0' | ' ' | '\t' | '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}'))
+    matches!(
+        c,
+        None | Some('\0' | ' ' | '\t' | '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
+    )
 }
 
 fn is_break(c: char) -> bool {
@@ -454,7 +489,8 @@ fn analyze(s: &str) -> Analysis {
     }
     let chars: Vec<char> = s.chars().collect();
     let (mut block_ind, mut flow_ind, mut line_breaks, mut special) = (false, false, false, false);
-    let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) = (false, false, false, false);
+    let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) =
+        (false, false, false, false);
     let (mut break_space, mut space_break) = (false, false);
     if s.starts_with("---") || s.starts_with("...") {
         block_ind = true;
@@ -597,7 +633,9 @@ mod tests {
     use super::*;
 
     fn v(json: &str) -> Value {
-        Value::from(minijinja::value::Serde(serde_json::from_str::<serde_json::Value>(json).unwrap()))
+        Value::from(minijinja::value::Serde(
+            serde_json::from_str::<serde_json::Value>(json).unwrap(),
+        ))
     }
 
     #[test]
@@ -612,6 +650,9 @@ mod tests {
             "empty: null\nname: tempo\nports:\n- 3200\n- 4317\ntls:\n    insecure: true\n"
         );
         assert_eq!(dump(&v(r#""abc""#), 2, None), "abc\n...\n");
-        assert_eq!(dump(&v(r#"[{"a":1,"b":"yes"}]"#), 4, Some(false)), "-   a: 1\n    b: 'yes'\n");
+        assert_eq!(
+            dump(&v(r#"[{"a":1,"b":"yes"}]"#), 4, Some(false)),
+            "-   a: 1\n    b: 'yes'\n"
+        );
     }
 }
