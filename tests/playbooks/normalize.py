@@ -83,7 +83,7 @@ def events(lines):
                 out.append(lines[i].rstrip("\n"))
                 i += 1
             continue
-        if line.startswith("...ignoring") or line.startswith("included: "):
+        if line.startswith(("...ignoring", "included: ", "FAILED - RETRYING: ")):
             out.append(line)
             continue
         if line.startswith("skipping: no hosts matched"):
