@@ -3,6 +3,17 @@
 //! [`ModuleResult`] with `changed` and the diff.
 
 use crate::connection::{Become, Connection, ConnectionError};
+pub mod blockinfile;
+pub mod copy;
+pub mod file;
+pub mod fileops;
+pub mod lineinfile;
+pub mod replace;
+pub mod slurp;
+pub mod stat;
+pub mod tempfile;
+pub mod template;
+
 use async_trait::async_trait;
 use indexmap::IndexMap;
 use minijinja::Value;
@@ -11,6 +22,9 @@ use minijinja::Value;
 pub type Args = IndexMap<String, Value>;
 
 /// One before/after pair, printed as Ansible prints it (`--- before: PATH` / `+++ after: PATH`).
+/// An empty header is printed as plain `--- before` / `+++ after` (Ansible omits the key). Dict
+/// diffs (the file module's) are already serialized as Ansible's callback does:
+/// `json.dumps(sort_keys=True, indent=4)` plus a newline.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Diff {
     pub before_header: String,

@@ -1,0 +1,366 @@
+//! `copy`: content, a controller file, a controller directory tree or a remote file to a
+//! destination. Also the write path of `template` ([`put_content`]).
+
+use super::fileops::{
+    self, ArgReader, AttrChange, DiffDict, FileFacts, ModeArg, Owner, ProbeReq, WriteSpec,
+    add_stat_fields, basename, dict_diff, parent_dir, predicted_stat, sha1_hex, text_diff,
+};
+use super::{Args, Module, ModuleContext, ModuleError, ModuleResult};
+use async_trait::async_trait;
+use indexmap::IndexMap;
+use minijinja::Value;
+
+/// One file to put on the target, as copy and template do.
+#[derive(Clone, Debug, Default)]
+pub struct PutRequest {
+    pub content: Vec<u8>,
+    /// `dest` as given (may be a directory).
+    pub dest: String,
+    /// The source's basename, used when dest is a directory.
+    pub src_basename: Option<String>,
+    /// The diff's `after` header; `None` means the resolved dest (copy).
+    pub after_header: Option<String>,
+    pub mode: Option<ModeArg>,
+    /// The source file's mode, for `mode: preserve`.
+    pub src_mode: Option<u32>,
+    pub owner: Owner,
+    pub backup: bool,
+    pub force: bool,
+    pub validate: Option<String>,
+}
+
+/// Probes, compares and writes one file. One round trip when nothing changes.
+pub async fn put_content(
+    ctx: &ModuleContext<'_>,
+    mut req: PutRequest,
+) -> Result<ModuleResult, ModuleError> {
+    let mut reqs = vec![
+        probe_req(ctx, &req.dest),
+        ProbeReq::stat(&parent_dir(&req.dest)),
+    ];
+    let joined = req
+        .src_basename
+        .as_ref()
+        .map(|b| format!("{}/{}", req.dest.trim_end_matches('/'), b));
+    if let Some(j) = &joined {
+        reqs.push(probe_req(ctx, j));
+    }
+    let probe = fileops::probe(ctx, &reqs, &req.owner.probe_sh()).await?;
+    req.owner.resolve(&probe)?;
+    let mut facts = &probe.files[0];
+    let mut dest = req.dest.clone();
+    let mut parent_ok = probe.files[1].is_dir();
+    if facts.is_dir() {
+        if let (Some(j), Some(f)) = (&joined, probe.files.get(2)) {
+            dest = j.clone();
+            facts = f;
+            parent_ok = true;
+        }
+    }
+    let new_sha = sha1_hex(&req.content);
+    let after_header = req.after_header.clone().unwrap_or_else(|| dest.clone());
+    let mut data = IndexMap::new();
+    let exists = facts.exists();
+    if !exists && !parent_ok {
+        let mut data = IndexMap::new();
+        data.insert("checksum".into(), Value::from(new_sha));
+        return Err(ModuleError::Failed {
+            message: format!("Destination directory {} does not exist", parent_dir(&dest)),
+            data,
+        });
+    }
+    if facts.is_dir() {
+        return Err(fileops::failed(format!("dest {dest} is a directory")));
+    }
+    let content_changed = facts.sha1.as_deref() != Some(new_sha.as_str());
+    if exists && !req.force {
+        data.insert("dest".into(), Value::from(dest));
+        return Ok(ModuleResult {
+            data,
+            ..Default::default()
+        });
+    }
+    let current = facts.followed().clone();
+    let base_mode = if exists {
+        current.mode
+    } else {
+        fileops::default_file_mode(probe.umask)
+    };
+    let want_mode = match &req.mode {
+        Some(ModeArg::Preserve) => req.src_mode.unwrap_or(base_mode),
+        Some(m) => m.resolve(base_mode, false, probe.umask)?,
+        None => base_mode,
+    };
+    data.insert("checksum".into(), Value::from(new_sha.clone()));
+    data.insert("dest".into(), Value::from(dest.clone()));
+    let mut result = ModuleResult::default();
+    if content_changed {
+        result.changed = true;
+        if ctx.diff_mode {
+            let before = facts.content.clone().unwrap_or_default();
+            let bh = if exists { dest.as_str() } else { "" };
+            result
+                .diffs
+                .push(text_diff(bh, &after_header, &before, &req.content));
+        }
+        let st = if ctx.check_mode {
+            predicted_stat(
+                exists.then_some(&current),
+                want_mode,
+                &req.owner,
+                req.content.len() as u64,
+            )
+        } else {
+            let spec = WriteSpec {
+                dest: dest.clone(),
+                mode: want_mode,
+                owner: req.owner.clone(),
+                keep_ids: exists.then_some((current.uid, current.gid)),
+                backup: req.backup,
+                validate: req.validate.clone(),
+                make_parents: false,
+            };
+            let written = fileops::atomic_write(ctx, req.content.clone(), &spec).await?;
+            if let Some(b) = written.backup_file {
+                data.insert("backup_file".into(), Value::from(b));
+            }
+            if let Some(m) = written.md5 {
+                data.insert("md5sum".into(), Value::from(m));
+            }
+            written.stat
+        };
+        add_stat_fields(&mut data, &st);
+        data.insert("src".into(), Value::from(after_header));
+    } else {
+        // Same content: the attributes only, as copy's call to the file module.
+        let change = AttrChange::new(&current, Some(want_mode), &req.owner);
+        let (mut b, mut a) = (DiffDict::new(), DiffDict::new());
+        b.insert("path".into(), dest.clone().into());
+        a.insert("path".into(), dest.clone().into());
+        change.add_to(&mut b, &mut a);
+        let st = if change.is_empty() {
+            current.clone()
+        } else {
+            result.changed = true;
+            if ctx.diff_mode {
+                result.diffs.push(dict_diff(&b, &a));
+            }
+            if ctx.check_mode {
+                change.apply_to(&current, &req.owner)
+            } else {
+                fileops::apply_attrs(ctx, &dest, &change).await?
+            }
+        };
+        add_stat_fields(&mut data, &st);
+        data.insert("path".into(), Value::from(dest));
+    }
+    result.data = data;
+    Ok(result)
+}
+
+fn probe_req(ctx: &ModuleContext<'_>, path: &str) -> ProbeReq {
+    ProbeReq {
+        path: path.to_string(),
+        checksum: true,
+        content: ctx.diff_mode,
+    }
+}
+
+/// The `copy` module.
+pub struct Copy;
+
+#[async_trait]
+impl Module for Copy {
+    fn name(&self) -> &'static str {
+        "copy"
+    }
+    fn supports_check_mode(&self) -> bool {
+        true
+    }
+    async fn run(&self, args: &Args, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
+        let a = ArgReader::new("copy", args);
+        let dest = a.req_str(&["dest"])?;
+        let src = a.str(&["src"]);
+        let content = a.raw_value("content");
+        if src.is_some() && content.is_some() {
+            return Err(ModuleError::Args(
+                "src and content are mutually exclusive".into(),
+            ));
+        }
+        let mut req = PutRequest {
+            dest,
+            mode: a.mode("mode")?,
+            owner: Owner::from_args(&a),
+            backup: a.bool(&["backup"], false)?,
+            force: a.bool(&["force", "thirsty"], true)?,
+            validate: a.str(&["validate"]),
+            ..Default::default()
+        };
+        if let Some(c) = content {
+            req.content = match c.as_str() {
+                Some(s) => s.as_bytes().to_vec(),
+                // Ansible dumps non-string content as JSON.
+                None => serde_json::to_string(&c).unwrap_or_default().into_bytes(),
+            };
+            return put_content(ctx, req).await;
+        }
+        let Some(src) = src else {
+            return Err(ModuleError::Args("src (or content) is required".into()));
+        };
+        if a.bool(&["remote_src"], false)? {
+            return remote_copy(ctx, &src, req).await;
+        }
+        let path = if src.starts_with('/') {
+            Some(std::path::PathBuf::from(&src))
+        } else {
+            ctx.files.find("files", &src)
+        };
+        let Some(path) = path.filter(|p| p.exists()) else {
+            return Err(fileops::failed(format!("Could not find or access '{src}'")));
+        };
+        if path.is_dir() {
+            return copy_tree(ctx, &src, &path, req, &a).await;
+        }
+        req.content = std::fs::read(&path)
+            .map_err(|e| fileops::failed(format!("Could not read '{}': {e}", path.display())))?;
+        req.src_mode = file_mode(&path);
+        req.src_basename = Some(basename(&src).to_string());
+        put_content(ctx, req).await
+    }
+}
+
+fn file_mode(path: &std::path::Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o7777)
+}
+
+/// `remote_src: true` with a single file: read it in the probe, then write it as content.
+async fn remote_copy(
+    ctx: &ModuleContext<'_>,
+    src: &str,
+    mut req: PutRequest,
+) -> Result<ModuleResult, ModuleError> {
+    // One extra round trip reads the remote source; the write path is the same as for content.
+    let p = fileops::probe(ctx, &[ProbeReq::content(src)], "").await?;
+    let f: &FileFacts = &p.files[0];
+    if !f.exists() {
+        return Err(fileops::failed(format!("Source {src} not found")));
+    }
+    if f.is_dir() {
+        return Err(fileops::failed(format!(
+            "remote_src with a directory source is not supported yet: {src}"
+        )));
+    }
+    req.content = f.content.clone().unwrap_or_default();
+    req.src_mode = Some(f.followed().mode);
+    req.src_basename = Some(basename(src).to_string());
+    put_content(ctx, req).await
+}
+
+/// A controller directory: `src/` copies its contents into dest, `src` the directory itself.
+async fn copy_tree(
+    ctx: &ModuleContext<'_>,
+    src: &str,
+    root: &std::path::Path,
+    req: PutRequest,
+    a: &ArgReader<'_>,
+) -> Result<ModuleResult, ModuleError> {
+    let base = if src.ends_with('/') {
+        req.dest.trim_end_matches('/').to_string()
+    } else {
+        format!("{}/{}", req.dest.trim_end_matches('/'), basename(src))
+    };
+    let mut files = Vec::new();
+    let mut dirs = vec![base.clone()];
+    walk(root, &base, &mut files, &mut dirs)?;
+    let dir_mode = a.mode("directory_mode")?;
+    // One probe for every directory and file of the tree.
+    let mut reqs: Vec<ProbeReq> = dirs.iter().map(|d| ProbeReq::stat(d)).collect();
+    reqs.extend(files.iter().map(|(_, d)| ProbeReq::checksum(d)));
+    let probe = fileops::probe(ctx, &reqs, "").await?;
+    let mut result = ModuleResult::default();
+    let missing_dirs: Vec<&String> = dirs
+        .iter()
+        .zip(&probe.files)
+        .filter(|(_, f)| !f.exists())
+        .map(|(d, _)| d)
+        .collect();
+    if !missing_dirs.is_empty() {
+        result.changed = true;
+        if !ctx.check_mode {
+            let mode = match &dir_mode {
+                Some(m) => m.resolve(0o777 & !probe.umask, true, probe.umask)?,
+                None => 0o777 & !probe.umask,
+            };
+            let mut s = String::new();
+            for d in &missing_dirs {
+                let q = crate::connection::local::shell_quote(d);
+                s.push_str(&format!("mkdir -p {q} && chmod {mode:o} {q} || exit 1\n"));
+            }
+            let out = fileops::run(ctx, s, Vec::new()).await?;
+            if out.rc != 0 {
+                return Err(fileops::failed(out.stderr_str().trim().to_string()));
+            }
+        }
+    }
+    for ((local, dest), facts) in files.iter().zip(&probe.files[dirs.len()..]) {
+        let content = std::fs::read(local)
+            .map_err(|e| fileops::failed(format!("Could not read '{}': {e}", local.display())))?;
+        let unchanged = facts.sha1.as_deref() == Some(sha1_hex(&content).as_str());
+        let needs_attrs =
+            req.mode.is_some() || req.owner.owner.is_some() || req.owner.group.is_some();
+        if unchanged && !needs_attrs {
+            continue;
+        }
+        if ctx.check_mode && missing_dirs.contains(&&parent_dir(dest)) {
+            result.changed = true;
+            continue;
+        }
+        let r = put_content(
+            ctx,
+            PutRequest {
+                content,
+                dest: dest.clone(),
+                src_mode: file_mode(local),
+                ..req.clone()
+            },
+        )
+        .await?;
+        result.changed |= r.changed;
+        result.diffs.extend(r.diffs);
+    }
+    result
+        .data
+        .insert("dest".into(), Value::from(req.dest.clone()));
+    result
+        .data
+        .insert("src".into(), Value::from(src.to_string()));
+    Ok(result)
+}
+
+fn walk(
+    dir: &std::path::Path,
+    dest: &str,
+    files: &mut Vec<(std::path::PathBuf, String)>,
+    dirs: &mut Vec<String>,
+) -> Result<(), ModuleError> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| fileops::failed(format!("Could not read '{}': {e}", dir.display())))?
+        .filter_map(Result::ok)
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let path = e.path();
+        let d = format!("{dest}/{name}");
+        if path.is_dir() {
+            dirs.push(d.clone());
+            walk(&path, &d, files, dirs)?;
+        } else {
+            files.push((path, d));
+        }
+    }
+    Ok(())
+}
