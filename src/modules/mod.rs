@@ -94,3 +94,15 @@ pub mod command;
 mod registry;
 
 pub use registry::lookup;
+
+// System modules (packages, services, users, downloads, archives).
+pub mod apt;
+pub mod apt_repository;
+pub mod get_url;
+pub mod group;
+pub mod pip;
+pub mod service;
+pub mod system;
+pub mod systemd;
+pub mod unarchive;
+pub mod user;

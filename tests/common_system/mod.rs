@@ -1,0 +1,178 @@
+//! Helpers for the system-module integration tests: they run against real lab hosts over ssh,
+//! found through `RIG_LAB_SSH_CONFIG` (an ssh_config naming the hosts) and `RIG_LAB_HOSTS`
+//! (space-separated host names, default `h1`). Without them the tests print why and pass.
+
+#![allow(dead_code)]
+
+pub mod ssh_cli;
+
+use rig::modules::{Args, ControllerFiles, Module, ModuleContext, ModuleError, ModuleResult};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub struct Lab {
+    pub conn: ssh_cli::SshCli,
+    pub host: String,
+    pub files: DirFiles,
+}
+
+/// Controller files from one directory (the role/play search path is the engine's job).
+pub struct DirFiles(pub PathBuf);
+
+impl ControllerFiles for DirFiles {
+    fn find(&self, _kind: &str, name: &str) -> Option<PathBuf> {
+        let p = if Path::new(name).is_absolute() {
+            PathBuf::from(name)
+        } else {
+            self.0.join(name)
+        };
+        p.exists().then_some(p)
+    }
+    fn render(&self, path: &Path) -> Result<String, String> {
+        std::fs::read_to_string(path).map_err(|e| e.to_string())
+    }
+}
+
+/// The lab host number `i` (0-based) of `RIG_LAB_HOSTS`, or `None` with the reason printed.
+pub fn lab(test: &str, i: usize) -> Option<Lab> {
+    let Ok(cfg) = std::env::var("RIG_LAB_SSH_CONFIG") else {
+        eprintln!("skipping {test}: RIG_LAB_SSH_CONFIG is not set (point it at a lab ssh_config)");
+        return None;
+    };
+    let hosts = std::env::var("RIG_LAB_HOSTS").unwrap_or_else(|_| "h1".into());
+    let hosts: Vec<&str> = hosts.split_whitespace().collect();
+    let host = hosts
+        .get(i % hosts.len().max(1))
+        .copied()
+        .unwrap_or("h1")
+        .to_string();
+    Some(Lab {
+        conn: ssh_cli::SshCli::new(&cfg, &host),
+        host,
+        files: DirFiles(std::env::temp_dir()),
+    })
+}
+
+/// Arguments from a JSON object.
+pub fn args(v: serde_json::Value) -> Args {
+    match v {
+        serde_json::Value::Object(m) => m
+            .into_iter()
+            .map(|(k, v)| (k, minijinja::Value::from(minijinja::value::Serde(v))))
+            .collect(),
+        _ => panic!("args must be an object"),
+    }
+}
+
+impl Lab {
+    pub async fn run(
+        &self,
+        m: &Arc<dyn Module>,
+        a: serde_json::Value,
+        check: bool,
+        diff: bool,
+    ) -> Result<ModuleResult, ModuleError> {
+        let ctx = ModuleContext {
+            conn: &self.conn,
+            host: &self.host,
+            check_mode: check,
+            diff_mode: diff,
+            become_: None,
+            files: &self.files,
+        };
+        m.run(&args(a), &ctx).await
+    }
+
+    /// Runs a shell command on the host (for setup and for checking the outcome).
+    pub async fn sh(&self, script: &str) -> String {
+        use rig::connection::{Command, Connection};
+        let out = self
+            .conn
+            .run(&Command::new(script))
+            .await
+            .expect("lab host reachable");
+        out.stdout_str()
+    }
+}
+
+pub fn module(name: &str) -> Arc<dyn Module> {
+    rig::modules::system::register_system_modules()
+        .into_iter()
+        .find(|m| m.name() == name)
+        .expect("module registered")
+}
+
+pub fn field(r: &ModuleResult, k: &str) -> String {
+    r.data.get(k).map(|v| v.to_string()).unwrap_or_default()
+}
+
+pub fn failure(r: Result<ModuleResult, ModuleError>) -> String {
+    match r {
+        Ok(r) => panic!(
+            "expected a failure, got changed={} data={:?}",
+            r.changed, r.data
+        ),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// A directory the lab's http server serves (controller side) and its URL as the hosts see
+/// it: `RIG_LAB_REPO_DIR` and `RIG_LAB_REPO_URL`.
+pub fn http_fixture(test: &str) -> Option<(PathBuf, String)> {
+    match (
+        std::env::var("RIG_LAB_REPO_DIR"),
+        std::env::var("RIG_LAB_REPO_URL"),
+    ) {
+        (Ok(d), Ok(u)) => Some((PathBuf::from(d), u.trim_end_matches('/').to_string())),
+        _ => {
+            eprintln!("skipping {test}: RIG_LAB_REPO_DIR / RIG_LAB_REPO_URL are not set");
+            None
+        }
+    }
+}
+
+/// Writes the download fixtures under `dir/rigtest/`: a tarball (`payload.tar.gz`: `top/a.txt`,
+/// `top/sub/b.txt`), a corrupt one, and checksum files in the formats get_url reads.
+/// Returns the tarball's sha256.
+pub fn write_fixtures(dir: &Path) -> String {
+    use sha2::Digest;
+    let d = dir.join("rigtest");
+    let src = d.join("src");
+    std::fs::create_dir_all(src.join("top/sub")).unwrap();
+    std::fs::write(src.join("top/a.txt"), "alpha\n").unwrap();
+    std::fs::write(src.join("top/sub/b.txt"), "beta\n").unwrap();
+    let st = std::process::Command::new("tar")
+        .args([
+            "--mtime=2024-01-01 00:00:00",
+            "--owner=0",
+            "--group=0",
+            "--sort=name",
+            "-czf",
+        ])
+        .arg(d.join("payload.tar.gz"))
+        .arg("-C")
+        .arg(&src)
+        .arg("top")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let bytes = std::fs::read(d.join("payload.tar.gz")).unwrap();
+    let hex: String = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    std::fs::write(d.join("payload.tar.gz.sha256"), format!("{hex}\n")).unwrap();
+    std::fs::write(
+        d.join("SHA256SUMS"),
+        format!(
+            "{}  other.tar.gz\n{hex} *./payload.tar.gz\n",
+            "0".repeat(64)
+        ),
+    )
+    .unwrap();
+    let mut corrupt = bytes.clone();
+    corrupt.truncate(bytes.len() / 2);
+    corrupt.extend_from_slice(b"garbage");
+    std::fs::write(d.join("corrupt.tar.gz"), corrupt).unwrap();
+    hex
+}

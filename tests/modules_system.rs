@@ -1,0 +1,747 @@
+//! System modules against real lab hosts (Debian 12, systemd, sshd, the lab's apt repo with
+//! `lab-hello` 1.0 and 1.1). Skipped with a printed reason when `RIG_LAB_SSH_CONFIG` is unset.
+//! Each module: first run changed and the host is in the asked state; second run ok and
+//! nothing moved; check mode predicts the change and changes nothing; diff where Ansible has one.
+
+mod common_system;
+
+use common_system::{failure, field, lab, module};
+use serde_json::json;
+
+#[tokio::test]
+async fn apt_then_systemd_and_service() {
+    let Some(lab) = lab("apt_then_systemd_and_service", 0) else {
+        return;
+    };
+    let apt = module("apt");
+    lab.sh("systemctl disable --now lab-hello >/dev/null 2>&1; systemctl unmask lab-hello >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get purge -y -q lab-hello >/dev/null 2>&1; true").await;
+    let version = || async {
+        lab.sh("dpkg-query -W -f='${db:Status-Abbrev}${Version}' lab-hello 2>/dev/null")
+            .await
+    };
+    assert_eq!(version().await.trim_start_matches("un "), "");
+
+    // check mode: predicts the install (with the apt-get summary as diff), installs nothing
+    let r = lab
+        .run(
+            &apt,
+            json!({"name": "lab-hello=1.0", "update_cache": true}),
+            true,
+            true,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    let diff = r.data["diff"].get_attr("prepared").unwrap().to_string();
+    assert!(diff.contains("lab-hello"), "diff: {diff}");
+    assert_eq!(version().await.trim_start_matches("un "), "");
+
+    // first run installs 1.0, second run is ok
+    let r = lab
+        .run(
+            &apt,
+            json!({"name": ["lab-hello=1.0*"], "update_cache": true}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed, "{r:?}");
+    assert!(r.data.contains_key("cache_update_time"));
+    assert_eq!(version().await, "ii 1.0");
+    let r = lab
+        .run(
+            &apt,
+            json!({"name": "lab-hello", "cache_valid_time": 3600}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(!r.changed, "{r:?}");
+    assert!(!r.data["cache_updated"].is_true());
+    assert_eq!(version().await, "ii 1.0");
+
+    // latest: check mode predicts, the run upgrades, the rerun is ok
+    let r = lab
+        .run(
+            &apt,
+            json!({"name": "lab-hello", "state": "latest"}),
+            true,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(version().await, "ii 1.0");
+    let r = lab
+        .run(
+            &apt,
+            json!({"name": "lab-hello", "state": "latest"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(version().await, "ii 1.1");
+    let r = lab
+        .run(
+            &apt,
+            json!({"name": "lab-hello", "state": "latest"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(!r.changed);
+
+    // unknown package: Ansible's message, also in check mode
+    for check in [false, true] {
+        let e = failure(
+            lab.run(
+                &apt,
+                json!({"name": ["lab-hello", "no-such-package-x"]}),
+                check,
+                false,
+            )
+            .await,
+        );
+        assert_eq!(e, "No package matching 'no-such-package-x' is available");
+    }
+
+    // systemd: the package ships lab-hello.service, not enabled, not started
+    let sd = module("systemd");
+    let pid = || async {
+        lab.sh("systemctl show -P MainPID lab-hello")
+            .await
+            .trim()
+            .to_string()
+    };
+    let state = || async {
+        lab.sh("echo $(systemctl is-active lab-hello) $(systemctl is-enabled lab-hello)")
+            .await
+            .trim()
+            .to_string()
+    };
+    assert_eq!(state().await, "inactive disabled");
+    let a = json!({"name": "lab-hello", "state": "started", "enabled": true});
+    let r = lab.run(&sd, a.clone(), true, false).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(state().await, "inactive disabled");
+    let r = lab.run(&sd, a.clone(), false, false).await.unwrap();
+    assert!(r.changed);
+    assert!(r.data["enabled"].is_true());
+    assert_eq!(field(&r, "state"), "started");
+    assert_eq!(
+        r.data["status"]
+            .get_attr("ActiveState")
+            .unwrap()
+            .to_string(),
+        "inactive"
+    );
+    assert_eq!(state().await, "active enabled");
+    let p1 = pid().await;
+    assert_ne!(p1, "0");
+    let r = lab.run(&sd, a.clone(), false, false).await.unwrap();
+    assert!(!r.changed);
+    assert_eq!(
+        r.data["status"].get_attr("MainPID").unwrap().to_string(),
+        p1
+    );
+    assert_eq!(pid().await, p1);
+    // restarted: always a change, new MainPID (check mode keeps the old one)
+    let r = lab
+        .run(
+            &sd,
+            json!({"name": "lab-hello", "state": "restarted"}),
+            true,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(pid().await, p1);
+    let r = lab
+        .run(
+            &sd,
+            json!({"name": "lab-hello", "state": "restarted"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    let p2 = pid().await;
+    assert_ne!(p2, p1);
+    // unknown unit: Ansible's message, in check mode too
+    for check in [false, true] {
+        let e = failure(
+            lab.run(
+                &sd,
+                json!({"name": "no-such-unit-x", "state": "started"}),
+                check,
+                false,
+            )
+            .await,
+        );
+        assert_eq!(
+            e,
+            "Could not find the requested service no-such-unit-x: host"
+        );
+    }
+    // masked
+    let r = lab
+        .run(
+            &sd,
+            json!({"name": "lab-hello", "masked": true, "state": "stopped"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(
+        lab.sh("systemctl is-enabled lab-hello").await.trim(),
+        "masked"
+    );
+    let r = lab
+        .run(
+            &sd,
+            json!({"name": "lab-hello", "masked": true, "state": "stopped"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(!r.changed);
+    let r = lab
+        .run(
+            &sd,
+            json!({"name": "lab-hello", "masked": false, "daemon_reload": true}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+
+    // service maps to systemd: ignored args are warned about
+    let svc = module("service");
+    let a = json!({"name": "lab-hello", "state": "started", "sleep": 1});
+    let r = lab.run(&svc, a.clone(), false, false).await.unwrap();
+    assert!(r.changed);
+    assert!(
+        field(&r, "warnings").contains("Ignoring \\\"sleep\\\"")
+            || field(&r, "warnings").contains("Ignoring \"sleep\""),
+        "{:?}",
+        r.data
+    );
+    assert_eq!(
+        lab.sh("systemctl is-active lab-hello").await.trim(),
+        "active"
+    );
+    let r = lab.run(&svc, a, false, false).await.unwrap();
+    assert!(!r.changed);
+    let r = lab
+        .run(
+            &svc,
+            json!({"name": "lab-hello", "state": "stopped", "enabled": false}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(state().await, "inactive disabled");
+
+    // absent: check mode keeps it, the run removes it, the rerun is ok
+    let r = lab
+        .run(
+            &apt,
+            json!({"name": "lab-hello", "state": "absent"}),
+            true,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(version().await, "ii 1.1");
+    let r = lab
+        .run(
+            &apt,
+            json!({"name": "lab-hello", "state": "absent", "purge": true}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(version().await.trim_start_matches("un "), "");
+    let r = lab
+        .run(
+            &apt,
+            json!({"name": "lab-hello", "state": "absent"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(!r.changed);
+}
+
+#[tokio::test]
+async fn user_and_group() {
+    let Some(lab) = lab("user_and_group", 1) else {
+        return;
+    };
+    lab.sh("userdel -r rigtest >/dev/null 2>&1; groupdel rigtestg >/dev/null 2>&1; true")
+        .await;
+    let group = module("group");
+    let user = module("user");
+    let a = json!({"name": "rigtestg", "gid": 2345});
+    let r = lab.run(&group, a.clone(), true, false).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(lab.sh("getent group rigtestg").await, "");
+    let r = lab.run(&group, a.clone(), false, false).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(field(&r, "gid"), "2345");
+    assert_eq!(
+        lab.sh("getent group rigtestg").await.trim(),
+        "rigtestg:x:2345:"
+    );
+    let r = lab.run(&group, a.clone(), false, false).await.unwrap();
+    assert!(!r.changed);
+
+    let hash = "$6$rigsalt$Q9Wq0cTj4o7lH3s1z8aUqfHn3xWf6yQ2eK0mG8wqg3o0o8rQyqz6z4m8XlWm4tH3m1b3y5f5bQ3s0vT2cYk4x.";
+    let a = json!({"name": "rigtest", "groups": ["rigtestg", "sudo"], "shell": "/bin/bash",
+                   "comment": "Rig Test", "password": hash, "uid": 2399});
+    let r = lab.run(&user, a.clone(), true, false).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(lab.sh("getent passwd rigtest").await, "");
+    let r = lab.run(&user, a.clone(), false, false).await.unwrap();
+    assert!(r.changed, "{r:?}");
+    assert_eq!(field(&r, "uid"), "2399");
+    assert_eq!(field(&r, "home"), "/home/rigtest");
+    assert_eq!(field(&r, "password"), "NOT_LOGGING_PASSWORD");
+    assert_eq!(
+        lab.sh("getent passwd rigtest").await.trim(),
+        "rigtest:x:2399:2399:Rig Test:/home/rigtest:/bin/bash"
+    );
+    assert_eq!(
+        lab.sh("id -nG rigtest | tr ' ' '\\n' | sort | xargs")
+            .await
+            .trim(),
+        "rigtest rigtestg sudo"
+    );
+    assert_eq!(
+        lab.sh("getent shadow rigtest | cut -d: -f2").await.trim(),
+        hash
+    );
+    assert_eq!(lab.sh("stat -c %U /home/rigtest").await.trim(), "rigtest");
+    let r = lab.run(&user, a.clone(), false, false).await.unwrap();
+    assert!(!r.changed, "{r:?}");
+    // groups without append replaces; with append adds only
+    let r = lab
+        .run(
+            &user,
+            json!({"name": "rigtest", "groups": "rigtestg"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(
+        lab.sh("id -nG rigtest | tr ' ' '\\n' | sort | xargs")
+            .await
+            .trim(),
+        "rigtest rigtestg"
+    );
+    let r = lab
+        .run(
+            &user,
+            json!({"name": "rigtest", "groups": ["sudo"], "append": true}),
+            true,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(
+        lab.sh("id -nG rigtest | tr ' ' '\\n' | sort | xargs")
+            .await
+            .trim(),
+        "rigtest rigtestg"
+    );
+    let r = lab
+        .run(
+            &user,
+            json!({"name": "rigtest", "groups": ["sudo"], "append": true}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(
+        lab.sh("id -nG rigtest | tr ' ' '\\n' | sort | xargs")
+            .await
+            .trim(),
+        "rigtest rigtestg sudo"
+    );
+    let r = lab
+        .run(
+            &user,
+            json!({"name": "rigtest", "groups": ["sudo"], "append": true}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(!r.changed);
+    // a missing group: Ansible's message
+    let e = failure(
+        lab.run(
+            &user,
+            json!({"name": "rigtest", "group": "no-such-group"}),
+            false,
+            false,
+        )
+        .await,
+    );
+    assert_eq!(e, "Group no-such-group does not exist");
+    // absent + remove
+    let r = lab
+        .run(
+            &user,
+            json!({"name": "rigtest", "state": "absent", "remove": true}),
+            true,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_ne!(lab.sh("getent passwd rigtest").await, "");
+    let r = lab
+        .run(
+            &user,
+            json!({"name": "rigtest", "state": "absent", "remove": true}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(
+        lab.sh("getent passwd rigtest; ls -d /home/rigtest 2>/dev/null")
+            .await,
+        ""
+    );
+    let r = lab
+        .run(
+            &user,
+            json!({"name": "rigtest", "state": "absent"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(!r.changed);
+    let r = lab
+        .run(
+            &group,
+            json!({"name": "rigtestg", "state": "absent"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    let r = lab
+        .run(
+            &group,
+            json!({"name": "rigtestg", "state": "absent"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(!r.changed);
+}
+
+#[tokio::test]
+async fn get_url_downloads_verifies_and_keeps_dest_on_mismatch() {
+    let Some(lab) = lab("get_url", 1) else { return };
+    let Some((dir, base)) = common_system::http_fixture("get_url") else {
+        return;
+    };
+    let hex = common_system::write_fixtures(&dir);
+    let url = format!("{base}/rigtest/payload.tar.gz");
+    let gu = module("get_url");
+    lab.sh("rm -rf /tmp/rig-gu; mkdir -p /tmp/rig-gu/dir").await;
+    let dest = "/tmp/rig-gu/payload.tar.gz";
+    let a = json!({"url": url, "dest": dest, "checksum": format!("sha256:{hex}"), "mode": "0640"});
+    // check mode: a HEAD request, nothing written
+    let r = lab.run(&gu, a.clone(), true, false).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(lab.sh("ls -A /tmp/rig-gu").await.trim(), "dir");
+    // first run downloads, verifies, sets the mode
+    let r = lab.run(&gu, a.clone(), false, false).await.unwrap();
+    assert!(r.changed, "{r:?}");
+    assert_eq!(field(&r, "status_code"), "200");
+    assert!(field(&r, "msg").starts_with("OK ("), "{r:?}");
+    assert_eq!(field(&r, "mode"), "0640");
+    let stamp = || async {
+        lab.sh(&format!(
+            "sha256sum < {dest} | cut -c1-64; stat -c '%a %Y' {dest}"
+        ))
+        .await
+    };
+    let before = stamp().await;
+    assert!(before.starts_with(&hex), "{before}");
+    assert!(before.contains("\n640 "), "{before}");
+    // second run: the digest matches, nothing downloaded
+    let r = lab.run(&gu, a.clone(), false, false).await.unwrap();
+    assert!(!r.changed);
+    assert_eq!(field(&r, "msg"), "file already exists");
+    // ALGO:URL with a one-token file and with a GNU file using '*./' prefixes
+    for ck in ["payload.tar.gz.sha256", "SHA256SUMS"] {
+        let r = lab
+            .run(&gu, json!({"url": url, "dest": dest, "checksum": format!("sha256:{base}/rigtest/{ck}")}), false, false)
+            .await
+            .unwrap();
+        assert!(!r.changed, "{ck}");
+        assert_eq!(field(&r, "msg"), "file already exists");
+    }
+    // without checksum: If-Modified-Since, 304, not changed
+    let r = lab
+        .run(&gu, json!({"url": url, "dest": dest}), false, false)
+        .await
+        .unwrap();
+    assert!(!r.changed, "{r:?}");
+    assert_eq!(stamp().await, before);
+    // a wrong checksum: fails naming both digests, dest untouched, no temp file left
+    let wrong = "0".repeat(64);
+    let e = failure(
+        lab.run(
+            &gu,
+            json!({"url": url, "dest": dest, "checksum": format!("sha256:{wrong}")}),
+            false,
+            false,
+        )
+        .await,
+    );
+    assert!(
+        e.contains(&format!("did not match {wrong}; it was {hex}.")),
+        "{e}"
+    );
+    assert_eq!(stamp().await, before);
+    assert_eq!(
+        lab.sh("ls -A /tmp/rig-gu | xargs").await.trim(),
+        "dir payload.tar.gz"
+    );
+    // a bad checksum spec and a missing checksum entry
+    let e = failure(
+        lab.run(
+            &gu,
+            json!({"url": url, "dest": dest, "checksum": "nocolon"}),
+            false,
+            false,
+        )
+        .await,
+    );
+    assert_eq!(
+        e,
+        "The checksum parameter has to be in format <algorithm>:<checksum>"
+    );
+    // dest is a directory: the URL's file name, always fetched, replaced only if different
+    let a = json!({"url": url, "dest": "/tmp/rig-gu/dir"});
+    let r = lab.run(&gu, a.clone(), false, false).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(field(&r, "dest"), "/tmp/rig-gu/dir/payload.tar.gz");
+    let r = lab.run(&gu, a.clone(), false, false).await.unwrap();
+    assert!(!r.changed);
+    // a 404
+    let e = failure(
+        lab.run(
+            &gu,
+            json!({"url": format!("{base}/rigtest/nope"), "dest": "/tmp/rig-gu/x"}),
+            false,
+            false,
+        )
+        .await,
+    );
+    assert_eq!(e, "Request failed");
+}
+
+#[tokio::test]
+async fn unarchive_extracts_once_and_refuses_corrupt_archives() {
+    let Some(mut lab) = lab("unarchive", 0) else {
+        return;
+    };
+    let Some((dir, base)) = common_system::http_fixture("unarchive") else {
+        return;
+    };
+    common_system::write_fixtures(&dir);
+    lab.files = common_system::DirFiles(dir.join("rigtest"));
+    let ua = module("unarchive");
+    lab.sh("rm -rf /tmp/rig-ua /tmp/rig-ua2; mkdir -p /tmp/rig-ua /tmp/rig-ua2")
+        .await;
+    let a = json!({"src": "payload.tar.gz", "dest": "/tmp/rig-ua", "list_files": true});
+    // check mode: Ansible's tar handlers skip
+    let r = lab.run(&ua, a.clone(), true, false).await.unwrap();
+    assert!(r.skipped);
+    assert_eq!(lab.sh("ls -A /tmp/rig-ua").await, "");
+    // first run extracts
+    let r = lab.run(&ua, a.clone(), false, false).await.unwrap();
+    assert!(r.changed, "{r:?}");
+    assert_eq!(field(&r, "handler"), "TgzArchive");
+    assert!(field(&r, "files").contains("top/sub/b.txt"), "{r:?}");
+    let snap = || async {
+        lab.sh("cd /tmp/rig-ua && find . -printf '%p %s %T@ %m\\n' | sort; cat top/a.txt")
+            .await
+    };
+    let s1 = snap().await;
+    assert!(s1.contains("./top/sub/b.txt 5 1704067200"), "{s1}");
+    assert!(s1.ends_with("alpha\n"));
+    // second run: tar --diff finds nothing, nothing touched
+    let r = lab.run(&ua, a.clone(), false, false).await.unwrap();
+    assert!(!r.changed, "{r:?}");
+    assert_eq!(snap().await, s1);
+    // a changed member is restored
+    lab.sh("echo changed > /tmp/rig-ua/top/a.txt").await;
+    let r = lab.run(&ua, a.clone(), false, false).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(lab.sh("cat /tmp/rig-ua/top/a.txt").await, "alpha\n");
+    // mode on every member and the top folder
+    let r = lab
+        .run(
+            &ua,
+            json!({"src": "payload.tar.gz", "dest": "/tmp/rig-ua", "mode": "u+rwX,go-rwx"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(
+        lab.sh("stat -c %a /tmp/rig-ua/top /tmp/rig-ua/top/a.txt | xargs")
+            .await
+            .trim(),
+        "700 600"
+    );
+    let r = lab
+        .run(
+            &ua,
+            json!({"src": "payload.tar.gz", "dest": "/tmp/rig-ua", "mode": "u+rwX,go-rwx"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(!r.changed, "{r:?}");
+    // remote_src, creates, exclude
+    lab.sh(&format!(
+        "curl -fsS -o /tmp/rig-ua-src.tgz {base}/rigtest/payload.tar.gz"
+    ))
+    .await;
+    let a = json!({"src": "/tmp/rig-ua-src.tgz", "dest": "/tmp/rig-ua2", "remote_src": true, "exclude": ["top/sub/*"]});
+    let r = lab.run(&ua, a.clone(), false, false).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(
+        lab.sh("cd /tmp/rig-ua2 && find . -type f | sort | xargs")
+            .await
+            .trim(),
+        "./top/a.txt"
+    );
+    let r = lab.run(&ua, a.clone(), false, false).await.unwrap();
+    assert!(!r.changed, "{r:?}");
+    let r = lab.run(&ua, json!({"src": "/tmp/nope.tgz", "dest": "/tmp/rig-ua2", "remote_src": true, "creates": "/tmp/rig-ua2/top"}), false, false).await.unwrap();
+    assert!(r.skipped);
+    // failures: corrupt archive (dest untouched), missing dest
+    lab.sh("rm -rf /tmp/rig-ua3; mkdir /tmp/rig-ua3").await;
+    let e = failure(
+        lab.run(
+            &ua,
+            json!({"src": "corrupt.tar.gz", "dest": "/tmp/rig-ua3"}),
+            false,
+            false,
+        )
+        .await,
+    );
+    assert!(
+        e.starts_with("Failed to find handler for \"/tmp/.rig-unarchive."),
+        "{e}"
+    );
+    assert!(e.contains("could not handle archive"), "{e}");
+    assert_eq!(
+        lab.sh("ls -A /tmp/rig-ua3; ls -d /tmp/.rig-unarchive.* 2>/dev/null")
+            .await,
+        ""
+    );
+    let e = failure(
+        lab.run(
+            &ua,
+            json!({"src": "payload.tar.gz", "dest": "/tmp/rig-nodir"}),
+            false,
+            false,
+        )
+        .await,
+    );
+    assert_eq!(e, "dest '/tmp/rig-nodir' must be an existing dir");
+}
+
+#[tokio::test]
+async fn apt_repository_adds_file_updates_cache_and_reverts_on_failure() {
+    let Some(lab) = lab("apt_repository", 1) else {
+        return;
+    };
+    let ar = module("apt_repository");
+    lab.sh("rm -f /etc/apt/sources.list.d/labgw_8082.list /etc/apt/sources.list.d/rig-bad.list")
+        .await;
+    let Ok(url) = std::env::var("RIG_LAB_REPO_URL") else {
+        eprintln!("skipping apt_repository: RIG_LAB_REPO_URL is not set");
+        return;
+    };
+    let repo = format!("deb [trusted=yes] {url}/ ./");
+    let file = "/etc/apt/sources.list.d/labgw_8082.list";
+    let a = json!({"repo": repo});
+    let r = lab.run(&ar, a.clone(), true, true).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(r.diffs.len(), 1);
+    assert_eq!(r.diffs[0].before_header, "/dev/null");
+    assert_eq!(r.diffs[0].after_header, file);
+    assert_eq!(r.diffs[0].after, format!("{repo}\n"));
+    assert_eq!(lab.sh(&format!("ls {file} 2>/dev/null")).await, "");
+    let r = lab.run(&ar, a.clone(), false, false).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(field(&r, "sources_added"), format!("['{file}']"));
+    assert_eq!(
+        lab.sh(&format!("stat -c %a {file}; cat {file}")).await,
+        format!("644\n{repo}\n")
+    );
+    let mtime = lab.sh(&format!("stat -c %Y {file}")).await;
+    let r = lab.run(&ar, a.clone(), false, false).await.unwrap();
+    assert!(!r.changed);
+    assert_eq!(lab.sh(&format!("stat -c %Y {file}")).await, mtime);
+    // absent removes the emptied file
+    let a = json!({"repo": repo, "state": "absent", "update_cache": false});
+    let r = lab.run(&ar, a.clone(), false, true).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(r.diffs[0].after_header, "/dev/null");
+    assert_eq!(lab.sh(&format!("ls {file} 2>/dev/null")).await, "");
+    let r = lab.run(&ar, a, false, false).await.unwrap();
+    assert!(!r.changed);
+    // an unreachable repository: the update fails and the file goes away again
+    let bad = json!({"repo": "deb [trusted=yes] http://127.0.0.1:9/ ./", "filename": "rig-bad", "update_cache_retries": 1});
+    let e = failure(lab.run(&ar, bad, false, false).await);
+    assert!(
+        e.starts_with("Failed to update apt cache after 1 retries"),
+        "{e}"
+    );
+    assert_eq!(
+        lab.sh("ls /etc/apt/sources.list.d/").await.trim(),
+        "lab2.list"
+    );
+}
