@@ -6,6 +6,7 @@
 //! assert the budget.
 
 pub mod local;
+pub mod ssh;
 
 use async_trait::async_trait;
 
