@@ -286,20 +286,28 @@ async fn execute_once(
         .and_then(|d| crate::vars::template_value(&r.templar, d, &ctx).ok())
         .map(|v| v.to_string());
     let target = delegate.clone().unwrap_or_else(|| host.to_string());
-    let conn_kind = if let Some(d) = &delegate {
-        if d == host {
-            var_string(&ctx, "ansible_connection")
-        } else {
-            let dv = super::vars_build::base_stack(r, d, &pr.playbook_dir);
-            dv.get("ansible_connection").map(|(v, _)| v.to_string())
+    // Connection variables: the delegate's own when delegating, else this host's.
+    let conn_ctx = match &delegate {
+        Some(d) if d != host => {
+            let stack = super::vars_build::base_stack(r, d, &pr.playbook_dir);
+            let mut magic = IndexMap::new();
+            magic.insert("inventory_hostname".to_string(), Value::from(d.as_str()));
+            crate::vars::HostContext::new(r.templar.clone(), stack, magic).to_value()
         }
-    } else {
-        scope
-            .keyword(&pr.play.kw, Some(t), |k| k.connection.as_ref())
-            .map(|v| v.to_string())
-            .or_else(|| var_string(&ctx, "ansible_connection"))
+        _ => ctx.clone(),
     };
-    let conn = match connection_for(r, &target, conn_kind.as_deref()) {
+    let play_connection = scope
+        .keyword(&pr.play.kw, Some(t), |k| k.connection.as_ref())
+        .map(|v| v.to_string());
+    let lookup = move |name: &str| -> Option<String> {
+        if name == "ansible_connection"
+            && let Some(c) = &play_connection
+        {
+            return Some(c.clone());
+        }
+        var_string(&conn_ctx, name)
+    };
+    let conn = match connection_for(r, &target, &lookup).await {
         Ok(c) => c,
         Err(e) => return unreachable(e.to_string()),
     };
@@ -667,62 +675,15 @@ async fn pause(args: &IndexMap<String, Value>) -> ResultMap {
     res
 }
 
-/// A minimal fact set for a host, from one remote script.
+/// Facts from the fact script (one round trip).
 async fn gather_facts(pr: &PlayRun, host: &str, conn: &dyn Connection) -> ResultMap {
-    let script = "uname -n; uname -s; uname -m; id -un; id -u; . /etc/os-release 2>/dev/null; echo \"$ID\"; echo \"$VERSION_ID\"; echo \"$NAME\"; echo \"$HOME\"; hostname -f 2>/dev/null || uname -n";
-    let out = match conn.run(&crate::connection::Command::new(script)).await {
-        Ok(o) => o,
+    let facts = match crate::facts::gather(conn).await {
+        Ok(f) => f,
         Err(crate::connection::ConnectionError::Unreachable { message }) => {
             return unreachable(message);
         }
         Err(e) => return failed(e.to_string()),
     };
-    let text = out.stdout_str();
-    let lines: Vec<&str> = text.lines().collect();
-    let get = |i: usize| {
-        lines
-            .get(i)
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default()
-    };
-    let mut facts: IndexMap<String, Value> = IndexMap::new();
-    let hostname = get(0);
-    facts.insert(
-        "hostname".into(),
-        Value::from(hostname.split('.').next().unwrap_or("").to_string()),
-    );
-    facts.insert("nodename".into(), Value::from(hostname.clone()));
-    facts.insert("fqdn".into(), Value::from(get(10)));
-    facts.insert("system".into(), Value::from(get(1)));
-    facts.insert("architecture".into(), Value::from(get(2)));
-    facts.insert("machine".into(), Value::from(get(2)));
-    facts.insert("user_id".into(), Value::from(get(3)));
-    facts.insert(
-        "user_uid".into(),
-        Value::from(get(4).parse::<i64>().unwrap_or(-1)),
-    );
-    let distro = get(5);
-    let family = match distro.as_str() {
-        "debian" | "ubuntu" => "Debian",
-        "rhel" | "centos" | "fedora" | "rocky" | "almalinux" => "RedHat",
-        "alpine" => "Alpine",
-        "arch" => "Archlinux",
-        _ => "",
-    };
-    let mut name = distro.clone();
-    if let Some(first) = name.get(..1) {
-        name = first.to_uppercase() + &name[1..];
-    }
-    facts.insert("distribution".into(), Value::from(name));
-    facts.insert("distribution_version".into(), Value::from(get(6)));
-    facts.insert(
-        "distribution_major_version".into(),
-        Value::from(get(6).split('.').next().unwrap_or("").to_string()),
-    );
-    facts.insert("os_family".into(), Value::from(family));
-    facts.insert("user_dir".into(), Value::from(get(9)));
-    facts.insert("gather_subset".into(), Value::from(vec!["all"]));
-    facts.insert("module_setup".into(), Value::from(true));
     pr.runner.with_host(host, |h| {
         for (k, v) in &facts {
             h.facts.insert(k.clone(), v.clone());
