@@ -489,10 +489,13 @@ fn debug(pr: &PlayRun, args: &IndexMap<String, Value>, ctx: &Value) -> ResultMap
                 crate::vars::template_value(&r.templar, &v, ctx)
             })
         };
+        // ansible-core 2.19 shows the error in place of the value.
         let v = match value {
-            Ok(v) if v.is_undefined() => Value::from("VARIABLE IS NOT DEFINED!"),
+            Ok(v) if v.is_undefined() => {
+                Value::from(format!("<< error 1 - '{name}' is undefined >>"))
+            }
             Ok(v) => v,
-            Err(_) => Value::from("VARIABLE IS NOT DEFINED!"),
+            Err(e) => Value::from(format!("<< error 1 - {} >>", e.message)),
         };
         res.insert(name, v);
     } else {
@@ -554,6 +557,9 @@ fn assert(pr: &PlayRun, args: &IndexMap<String, Value>, ctx: &Value) -> ResultMa
                     .cloned()
                     .unwrap_or(Value::from("Assertion failed"));
                 res.insert("msg".into(), msg);
+                if !quiet {
+                    res.insert("_ansible_verbose_always".into(), Value::from(true));
+                }
                 return res;
             }
             Err(e) => return failed(e.message),
@@ -583,10 +589,12 @@ fn include_vars(
         .get("file")
         .or_else(|| args.get("_raw_params"))
         .map(|v| v.to_string());
+    if name.is_none()
+        && let Some(dir) = args.get("dir").map(|v| v.to_string())
+    {
+        return include_vars_dir(pr, t, host, scope, &dir, args);
+    }
     let Some(name) = name else {
-        if args.contains_key("dir") {
-            return failed("include_vars with 'dir' is not supported by rig yet");
-        }
         return failed("No file was found when using include_vars");
     };
     let mut candidates = Vec::new();
@@ -636,6 +644,95 @@ fn include_vars(
     res.insert(
         "ansible_included_var_files".into(),
         Value::from(vec![path.display().to_string()]),
+    );
+    res
+}
+
+fn load_vars_file(path: &std::path::Path) -> Result<IndexMap<String, Value>, String> {
+    let loaded = crate::yaml::load_file(path).map_err(|e| e.to_string())?;
+    let mut vars = IndexMap::new();
+    if let Some(doc) = loaded.documents.first() {
+        let v = doc.to_value();
+        if let Ok(keys) = v.try_iter() {
+            for k in keys {
+                vars.insert(k.to_string(), v.get_item(&k).unwrap_or_default());
+            }
+        }
+    }
+    Ok(vars)
+}
+
+/// `include_vars: dir=...`: every .yml/.yaml/.json file, sorted, recursively.
+fn include_vars_dir(
+    pr: &PlayRun,
+    t: &Task,
+    host: &str,
+    scope: &Scope,
+    dir: &str,
+    args: &IndexMap<String, Value>,
+) -> ResultMap {
+    let p = std::path::Path::new(dir);
+    let mut candidates = Vec::new();
+    if p.is_absolute() {
+        candidates.push(p.to_path_buf());
+    } else {
+        if let Some(rc) = t.role.as_ref().or(scope.role.as_ref()) {
+            candidates.push(rc.path.join("vars").join(dir));
+        }
+        candidates.push(t.file_dir.join(dir));
+        candidates.push(pr.playbook_dir.join(dir));
+    }
+    let Some(root) = candidates.into_iter().find(|c| c.is_dir()) else {
+        return failed(format!("{dir} directory does not exist"));
+    };
+    fn walk(d: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        let mut entries: Vec<std::path::PathBuf> = std::fs::read_dir(d)
+            .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        entries.sort();
+        for e in entries {
+            if e.is_dir() {
+                walk(&e, out);
+            } else if e
+                .extension()
+                .is_some_and(|x| matches!(x.to_str(), Some("yml" | "yaml" | "json")))
+            {
+                out.push(e);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&root, &mut files);
+    let mut vars = IndexMap::new();
+    for f in &files {
+        match load_vars_file(f) {
+            Ok(v) => vars.extend(v),
+            Err(e) => return failed(e),
+        }
+    }
+    let facts: IndexMap<String, Value> = match args.get("name") {
+        Some(n) => {
+            let mut m = IndexMap::new();
+            m.insert(n.to_string(), Value::from_pairs(vars));
+            m
+        }
+        None => vars,
+    };
+    pr.runner.with_host(host, |h| {
+        for (k, v) in &facts {
+            h.include_vars.insert(k.clone(), v.clone());
+        }
+    });
+    let mut res = ok();
+    res.insert("ansible_facts".into(), Value::from_pairs(facts));
+    res.insert(
+        "ansible_included_var_files".into(),
+        Value::from(
+            files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>(),
+        ),
     );
     res
 }

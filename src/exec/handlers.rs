@@ -7,8 +7,6 @@ use super::scope::Scope;
 use super::task::HostOutcome;
 use crate::playbook::{Playbook, Task};
 use crate::report::Event;
-use indexmap::IndexSet;
-use minijinja::Value;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -136,7 +134,9 @@ pub(crate) async fn flush(pr: &Arc<PlayRun>) -> Result<(), RunError> {
     Ok(())
 }
 
-/// A meta task. In the linear strategy most run once for all hosts.
+/// A meta task, as the linear strategy runs it: per host (only the first host for the metas
+/// that act on the whole play), a banner per host, a skipped line when its `when` is false,
+/// and no stats.
 pub(crate) async fn run_meta(
     pr: &Arc<PlayRun>,
     t: &Arc<Task>,
@@ -151,69 +151,88 @@ pub(crate) async fn run_meta(
         .map(|v| v.to_string())
         .unwrap_or_default();
     let what = what.trim().to_string();
-    // Conditions: evaluated per host for end_host, for the first host otherwise.
-    let passes = |host: &str| -> Result<bool, RunError> {
+    let per_host = matches!(
+        what.as_str(),
+        "noop" | "reset_connection" | "end_host" | "role_complete" | "flush_handlers" | "end_role"
+    );
+    let targets: Vec<String> = if per_host {
+        hosts.to_vec()
+    } else {
+        hosts.iter().take(1).cloned().collect()
+    };
+    let info = super::task::task_info(pr, t, None, scope.handler);
+    let mut flush_now = false;
+    for host in &targets {
+        r.emit(Event::TaskStart { task: info.clone() });
         let tv = pr.task_vars(host, Some(t), scope);
         let conds = scope.conditions(&pr.play.kw, t);
-        super::task::eval_conds(pr, &conds, &tv.ctx())
+        let passes = super::task::eval_conds(pr, &conds, &tv.ctx())
             .map(|f| f.is_none())
-            .map_err(|e| RunError::Fatal(e.message))
-    };
-    let mut out = Vec::new();
-    match what.as_str() {
-        "flush_handlers" => {
-            if scope.handler {
-                return Ok(out);
-            }
-            flush(pr).await?;
+            .map_err(|e| RunError::Fatal(format!("{}\nOrigin: {}", e.message, t.location)))?;
+        let uses_when = !matches!(
+            what.as_str(),
+            "noop" | "refresh_inventory" | "reset_connection"
+        );
+        if uses_when && !passes {
+            let mut res = serde_json::Map::new();
+            res.insert("msg".into(), serde_json::Value::from(what.clone()));
+            res.insert("skipped".into(), serde_json::Value::from(true));
+            r.emit(Event::HostResult(crate::report::TaskResult {
+                task: info.clone(),
+                host: host.clone(),
+                kind: crate::report::ResultKind::Skipped,
+                result: res,
+                ignore_errors: false,
+            }));
+            continue;
         }
-        "end_play" => {
-            if let Some(h) = hosts.first()
-                && passes(h)?
-            {
-                pr.end_play.store(true, Ordering::Relaxed);
+        match what.as_str() {
+            "flush_handlers" => {
+                if scope.handler {
+                    return Err(RunError::Fatal(
+                        "flush_handlers cannot be used as a handler".into(),
+                    ));
+                }
+                flush_now = true;
             }
-        }
-        "end_batch" => {
-            if let Some(h) = hosts.first()
-                && passes(h)?
-            {
-                pr.end_play.store(true, Ordering::Relaxed);
-            }
-        }
-        "end_host" => {
-            for h in hosts {
-                if passes(h)? {
-                    if let Ok(mut e) = pr.ended.lock() {
-                        e.insert(h.clone());
-                    }
-                    out.push((h.clone(), HostOutcome::Ok));
+            "end_play" | "end_batch" => {
+                let batch = pr.batch.lock().map(|b| b.clone()).unwrap_or_default();
+                if let Ok(mut e) = pr.ended.lock() {
+                    e.extend(batch);
+                }
+                if what == "end_play" {
+                    pr.end_play.store(true, Ordering::Relaxed);
                 }
             }
-        }
-        "clear_host_errors" => {
-            if let Ok(mut f) = pr.failed.lock() {
-                f.clear();
+            "end_host" => {
+                if let Ok(mut e) = pr.ended.lock() {
+                    e.insert(host.clone());
+                }
             }
-            if let Ok(mut u) = r.unreachable.lock() {
-                u.clear();
+            "clear_host_errors" => {
+                if let Ok(mut f) = pr.failed.lock() {
+                    f.clear();
+                }
+                if let Ok(mut u) = r.unreachable.lock() {
+                    u.clear();
+                }
             }
-        }
-        "clear_facts" => {
-            for h in hosts {
-                r.with_host(h, |s| s.facts.clear());
+            "clear_facts" => {
+                for h in hosts {
+                    r.with_host(h, |s| s.facts.clear());
+                }
             }
-        }
-        "noop" | "refresh_inventory" | "reset_connection" | "end_role" | "role_complete" => {}
-        other => {
-            return Err(RunError::Fatal(format!(
-                "{}: invalid meta action requested: {other}",
-                t.location
-            )));
+            "noop" | "refresh_inventory" | "reset_connection" | "end_role" | "role_complete" => {}
+            other => {
+                return Err(RunError::Fatal(format!(
+                    "invalid meta action requested: {other}\nOrigin: {}",
+                    t.location
+                )));
+            }
         }
     }
-    let _ = Value::from(());
-    let _: IndexSet<String> = IndexSet::new();
-    let _ = Event::NoHostsMatched;
-    Ok(out)
+    if flush_now {
+        flush(pr).await?;
+    }
+    Ok(vec![])
 }

@@ -151,8 +151,23 @@ pub(crate) fn items(
                                 "could not find '{key}' key in iterated item '{el}'"
                             ));
                         }
+                        // The parent item is shown without the subelement key (top level only).
+                        let parent = if !key.contains('.') && el.kind() == ValueKind::Map {
+                            let mut m: IndexMap<Value, Value> = IndexMap::new();
+                            if let Ok(keys) = el.try_iter() {
+                                for k in keys {
+                                    if k.as_str() != Some(key.as_str()) {
+                                        let v = el.get_item(&k).unwrap_or_default();
+                                        m.insert(k, v);
+                                    }
+                                }
+                            }
+                            Value::from_pairs(m)
+                        } else {
+                            el.clone()
+                        };
                         for s in list_of(&sub) {
-                            out.push(Value::from(vec![el.clone(), s]));
+                            out.push(Value::from(vec![parent.clone(), s]));
                         }
                     }
                     Ok(out)

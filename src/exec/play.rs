@@ -189,6 +189,9 @@ pub(crate) async fn run_play(
     if let Ok(u) = r.unreachable.lock() {
         hosts.retain(|h| !u.contains(h));
     }
+    if let Ok(f) = r.failed_hosts.lock() {
+        hosts.retain(|h| !f.contains(h));
+    }
     let name = match &play.name {
         Some(n) => {
             let s = n
@@ -305,6 +308,9 @@ pub(crate) async fn run_play(
             break_run = true;
             break;
         }
+    }
+    if let (Ok(failed), Ok(mut all)) = (pr.failed.lock(), r.failed_hosts.lock()) {
+        all.extend(failed.iter().cloned());
     }
     Ok(PlayOutcome { break_run })
 }

@@ -65,6 +65,8 @@ pub(crate) struct Runner {
     pub before_start: AtomicBool,
     /// Hosts unreachable at some point in the run (they stay out of later plays).
     pub unreachable: Mutex<indexmap::IndexSet<String>>,
+    /// Hosts that failed in an earlier play: later plays leave them out.
+    pub failed_hosts: Mutex<indexmap::IndexSet<String>>,
     /// Some host failed in some play (exit code 2).
     pub any_failed: AtomicBool,
 }
@@ -116,6 +118,7 @@ pub async fn run(opts: RunOptions, sink: Arc<dyn Sink>) -> Result<ExitCode, RunE
         forks: tokio::sync::Semaphore::new(forks),
         next_uid: AtomicU64::new(1),
         unreachable: Mutex::new(indexmap::IndexSet::new()),
+        failed_hosts: Mutex::new(indexmap::IndexSet::new()),
         any_failed: AtomicBool::new(false),
     });
     for pb in &playbooks {

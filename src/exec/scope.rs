@@ -16,6 +16,8 @@ pub(crate) struct Scope {
     pub extra_tags: Vec<String>,
     pub role: Option<Arc<RoleCtx>>,
     pub handler: bool,
+    /// Inside the body of a block with a `rescue` (a failure here counts as rescued).
+    pub rescuable: bool,
 }
 
 impl Scope {

@@ -187,16 +187,42 @@ pub(crate) async fn run_task(
                     if run.changed {
                         s.changed += 1;
                     }
+                } else if scope.rescuable {
+                    s.rescued += 1;
                 } else {
                     s.failures += 1;
                 }
             }),
             HostOutcome::Unreachable => r.stat(h, |s| {
-                s.unreachable += 1;
                 if run.ignored {
+                    s.ok += 1;
                     s.ignored += 1;
+                } else {
+                    s.unreachable += 1;
                 }
             }),
+        }
+        // set_fact/include_vars under run_once: every host gets the facts.
+        if run_once
+            && let Some(facts) = run.result.get("ansible_facts")
+            && matches!(short_action(&t.action), "set_fact" | "include_vars")
+            && let Ok(keys) = facts.try_iter()
+        {
+            let pairs: Vec<(String, Value)> = keys
+                .map(|k| (k.to_string(), facts.get_item(&k).unwrap_or_default()))
+                .collect();
+            let include = short_action(&t.action) == "include_vars";
+            for hh in &hosts_for {
+                r.with_host(hh, |st| {
+                    for (k, v) in &pairs {
+                        if include {
+                            st.include_vars.insert(k.clone(), v.clone());
+                        } else {
+                            st.set_facts.insert(k.clone(), v.clone());
+                        }
+                    }
+                });
+            }
         }
         // register (run_once: every host gets it)
         if let Some(reg) = &t.register {
@@ -213,7 +239,9 @@ pub(crate) async fn run_task(
                 super::handlers::notify(pr, hh, &run.notify)?;
             }
         }
-        let outcome = if run.ignored && run.outcome == HostOutcome::Failed {
+        let outcome = if run.ignored
+            && matches!(run.outcome, HostOutcome::Failed | HostOutcome::Unreachable)
+        {
             HostOutcome::Ok
         } else {
             run.outcome
@@ -236,7 +264,16 @@ pub(crate) async fn run_task(
                 Value::from_pairs(run.result.clone()),
             );
             let mut ft = IndexMap::new();
-            ft.insert("name".to_string(), Value::from(info.name.clone()));
+            let raw_name = t
+                .name
+                .as_ref()
+                .map(|n| {
+                    n.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| n.to_string())
+                })
+                .unwrap_or_default();
+            ft.insert("name".to_string(), Value::from(raw_name));
             ft.insert("action".to_string(), Value::from(t.action.clone()));
             m.insert("ansible_failed_task".into(), Value::from_pairs(ft));
         }
@@ -259,6 +296,14 @@ async fn run_on_host(
     let tv = pr.task_vars(host, Some(t), scope);
     let ignore_errors = scope
         .keyword(&pr.play.kw, Some(t), |k| k.ignore_errors.as_ref())
+        .map(|v| {
+            crate::vars::template_value(&r.templar, v, &tv.ctx())
+                .map(|v| bool_of(Some(&v)))
+                .unwrap_or(false)
+        })
+        .unwrap_or(false);
+    let ignore_unreachable = scope
+        .keyword(&pr.play.kw, Some(t), |k| k.ignore_unreachable.as_ref())
         .map(|v| {
             crate::vars::template_value(&r.templar, v, &tv.ctx())
                 .map(|v| bool_of(Some(&v)))
@@ -290,6 +335,14 @@ async fn run_on_host(
         let ctx = tv.ctx();
         match eval_conds(pr, &conds, &ctx) {
             Err(e) => {
+                // The task fails before its keywords are templated: a templated
+                // ignore_errors counts as its (non-empty) text.
+                let ignore_errors = scope
+                    .keyword(&pr.play.kw, Some(t), |k| k.ignore_errors.as_ref())
+                    .is_some_and(|v| match v.as_str() {
+                        Some(s) if s.contains("{{") => true,
+                        _ => bool_of(Some(v)),
+                    });
                 let res = cond_error_result(&e);
                 run.events.push(error_event(&e, t));
                 run.events.push(Event::HostResult(make_result(
@@ -320,7 +373,15 @@ async fn run_on_host(
         if no_log {
             censor(&mut res);
         }
-        finish_single(pr, t, host, &mut run, res, ignore_errors, info);
+        finish_single(
+            pr,
+            t,
+            host,
+            &mut run,
+            res,
+            (ignore_errors, ignore_unreachable),
+            info,
+        );
         return run;
     };
     // With a loop.
@@ -403,7 +464,6 @@ async fn run_on_host(
         let skipped = res.get("skipped").is_some_and(Value::is_true);
         if !skipped {
             all_skipped = false;
-            apply_overrides(pr, t, &tv, &extra, &mut res);
         }
         res.insert(loop_var.clone(), item.clone());
         res.insert("ansible_loop_var".into(), Value::from(loop_var.as_str()));
@@ -634,24 +694,21 @@ fn finish_single(
     t: &Task,
     host: &str,
     run: &mut HostRun,
-    mut res: ResultMap,
-    ignore_errors: bool,
+    res: ResultMap,
+    (ignore_errors, ignore_unreachable): (bool, bool),
     info: &TaskInfo,
 ) {
     let tv = pr.task_vars(host, Some(t), &Scope::default());
     let _ = &tv;
     let unreachable = res.get("unreachable").is_some_and(Value::is_true);
     let skipped = res.get("skipped").is_some_and(Value::is_true);
-    if !skipped && !unreachable && res.get("_rig_overrides_done").is_none() {
-        // overrides applied in execute() for retries; nothing here
-    }
-    res.shift_remove("_rig_overrides_done");
     let failed = res.get("failed").is_some_and(Value::is_true);
     let changed = res.get("changed").is_some_and(Value::is_true);
     run.changed = changed;
     push_diff(pr, t, &res, info, host, &mut run.events);
     let kind = if unreachable {
         run.outcome = HostOutcome::Unreachable;
+        run.ignored = ignore_unreachable;
         ResultKind::Unreachable
     } else if failed {
         run.outcome = HostOutcome::Failed;
@@ -668,7 +725,11 @@ fn finish_single(
         host: host.to_string(),
         kind,
         result: to_json(&res),
-        ignore_errors: ignore_errors && kind != ResultKind::Skipped,
+        ignore_errors: match kind {
+            ResultKind::Unreachable => ignore_unreachable,
+            ResultKind::Failed => ignore_errors,
+            _ => false,
+        },
     }));
     let tv = pr.task_vars(host, Some(t), &Scope::default());
     run.notify = notify_names(pr, t, &tv);
@@ -684,7 +745,6 @@ pub(crate) fn overrides(
     res: &mut ResultMap,
 ) {
     apply_overrides(pr, t, tv, extra, res);
-    res.insert("_rig_overrides_done".into(), Value::from(true));
 }
 
 /// What an include task resolved to on one host.

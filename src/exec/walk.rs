@@ -66,7 +66,9 @@ fn run_items_linear<'a>(
                 Item::Block(b) => {
                     let inner = scope.with_block(b);
                     let entered = live.clone();
-                    let body_failed = run_items(pr, &b.block, entered.clone(), &inner).await?;
+                    let mut body_scope = inner.clone();
+                    body_scope.rescuable |= !b.rescue.is_empty();
+                    let body_failed = run_items(pr, &b.block, entered.clone(), &body_scope).await?;
                     let mut still_failed = body_failed.clone();
                     if !b.rescue.is_empty() && !body_failed.is_empty() {
                         for h in &body_failed {
@@ -76,11 +78,6 @@ fn run_items_linear<'a>(
                         }
                         let rescue_failed =
                             run_items(pr, &b.rescue, body_failed.clone(), &inner).await?;
-                        for h in &body_failed {
-                            if !rescue_failed.contains(h) && still_running(pr, h) {
-                                pr.runner.stat(h, |s| s.rescued += 1);
-                            }
-                        }
                         still_failed = rescue_failed;
                         for h in &body_failed {
                             if let Ok(mut e) = pr.host_extra.lock() {

@@ -75,12 +75,66 @@ fn unquote(s: &str) -> String {
     s.to_string()
 }
 
+/// Python's `unicode-escape` decoding of the escapes Ansible's `_decode_escapes` matches.
+fn decode_escapes(s: &str) -> String {
+    let mut out = String::new();
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c != '\\' || i + 1 >= chars.len() {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let n = chars[i + 1];
+        let simple = match n {
+            '\\' => Some('\\'),
+            '\'' => Some('\''),
+            '"' => Some('"'),
+            'a' => Some('\u{7}'),
+            'b' => Some('\u{8}'),
+            'f' => Some('\u{c}'),
+            'n' => Some('\n'),
+            'r' => Some('\r'),
+            't' => Some('\t'),
+            'v' => Some('\u{b}'),
+            _ => None,
+        };
+        if let Some(ch) = simple {
+            out.push(ch);
+            i += 2;
+            continue;
+        }
+        let width = match n {
+            'x' => 2,
+            'u' => 4,
+            'U' => 8,
+            _ => 0,
+        };
+        if width > 0 && i + 2 + width <= chars.len() {
+            let hex: String = chars[i + 2..i + 2 + width].iter().collect();
+            if hex.chars().all(|h| h.is_ascii_hexdigit())
+                && let Some(ch) = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32)
+            {
+                out.push(ch);
+                i += 2 + width;
+                continue;
+            }
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
 /// Parses `k=v` words; with `check_raw`, words that are not known keys go to `_raw_params`
-/// (the command modules' free form).
+/// (the command modules' free form). Escapes in values are decoded as Ansible does.
 pub fn parse_kv(s: &str, check_raw: bool) -> IndexMap<String, String> {
     let mut out = IndexMap::new();
     let mut raw: Vec<String> = Vec::new();
-    for word in split_args(s) {
+    for orig in split_args(s) {
+        let word = decode_escapes(&orig);
         let kv = word.split_once('=').filter(|(k, _)| {
             !k.is_empty()
                 && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -88,9 +142,9 @@ pub fn parse_kv(s: &str, check_raw: bool) -> IndexMap<String, String> {
         });
         match kv {
             Some((k, v)) => {
-                out.insert(k.to_string(), unquote(v));
+                out.insert(k.to_string(), unquote(v.trim()));
             }
-            None => raw.push(word),
+            None => raw.push(orig),
         }
     }
     if !raw.is_empty() {

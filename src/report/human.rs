@@ -198,6 +198,8 @@ impl HumanPrinter {
             ResultKind::Failed => {
                 self.ensure_banner(st, &r.task);
                 self.handle_warnings(&res);
+                // ansible-core 2.19 does not show the `failed` flag itself.
+                res.remove("failed");
                 Self::clean_results(&mut res, &r.task.action);
                 if !has_results {
                     let msg = format!(
