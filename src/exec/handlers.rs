@@ -53,6 +53,19 @@ pub(crate) fn validate_notify(_pb: &Playbook) -> Result<(), RunError> {
     Ok(())
 }
 
+/// Fails like Ansible when a notification reaches no handler.
+pub(crate) fn check_notify(pr: &PlayRun, names: &[String]) -> Result<(), RunError> {
+    let handlers = pr.handlers.lock().map(|h| h.clone()).unwrap_or_default();
+    for name in names {
+        if resolve(&handlers, name).is_empty() {
+            return Err(RunError::Fatal(format!(
+                "The requested handler '{name}' was not found in either the main handlers list nor in the listening handlers list"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Records notifications of a changed task for a host.
 pub(crate) fn notify(pr: &PlayRun, host: &str, names: &[String]) -> Result<(), RunError> {
     let handlers = pr.handlers.lock().map(|h| h.clone()).unwrap_or_default();
@@ -210,11 +223,10 @@ pub(crate) async fn run_meta(
                 }
             }
             "clear_host_errors" => {
-                if let Ok(mut f) = pr.failed.lock() {
-                    f.clear();
-                }
-                if let Ok(mut u) = r.unreachable.lock() {
-                    u.clear();
+                // Failed hosts stay out of this play, but no longer count as failed.
+                let failed = pr.failed.lock().map(|f| f.clone()).unwrap_or_default();
+                if let Ok(mut c) = pr.cleared.lock() {
+                    c.extend(failed);
                 }
             }
             "clear_facts" => {

@@ -46,6 +46,9 @@ pub(crate) struct PlayRun {
     pub host_extra: Mutex<HashMap<String, IndexMap<String, Value>>>,
     pub force_handlers: bool,
     pub section: Mutex<Section>,
+    /// Hosts whose failure `meta: clear_host_errors` cleared (they stay out of this play but
+    /// do not count as failed for the exit code).
+    pub cleared: Mutex<IndexSet<String>>,
 }
 
 impl PlayRun {
@@ -96,7 +99,6 @@ impl PlayRun {
         if let Ok(mut f) = self.failed.lock() {
             f.insert(host.to_string());
         }
-        self.runner.any_failed.store(true, Ordering::Relaxed);
     }
 
     pub fn is_failed(&self, host: &str) -> bool {
@@ -248,6 +250,7 @@ pub(crate) async fn run_play(
         host_extra: Mutex::new(HashMap::new()),
         force_handlers,
         section: Mutex::new(Section::PreTasks),
+        cleared: Mutex::new(IndexSet::new()),
     });
     let all_batches = batches(&hosts, play.serial.as_ref());
     let mut break_run = false;
@@ -309,8 +312,10 @@ pub(crate) async fn run_play(
             break;
         }
     }
-    if let (Ok(failed), Ok(mut all)) = (pr.failed.lock(), r.failed_hosts.lock()) {
-        all.extend(failed.iter().cloned());
+    if let (Ok(failed), Ok(cleared), Ok(mut all)) =
+        (pr.failed.lock(), pr.cleared.lock(), r.failed_hosts.lock())
+    {
+        all.extend(failed.iter().filter(|h| !cleared.contains(*h)).cloned());
     }
     Ok(PlayOutcome { break_run })
 }

@@ -67,8 +67,6 @@ pub(crate) struct Runner {
     pub unreachable: Mutex<indexmap::IndexSet<String>>,
     /// Hosts that failed in an earlier play: later plays leave them out.
     pub failed_hosts: Mutex<indexmap::IndexSet<String>>,
-    /// Some host failed in some play (exit code 2).
-    pub any_failed: AtomicBool,
 }
 
 impl Runner {
@@ -119,7 +117,6 @@ pub async fn run(opts: RunOptions, sink: Arc<dyn Sink>) -> Result<ExitCode, RunE
         next_uid: AtomicU64::new(1),
         unreachable: Mutex::new(indexmap::IndexSet::new()),
         failed_hosts: Mutex::new(indexmap::IndexSet::new()),
-        any_failed: AtomicBool::new(false),
     });
     for pb in &playbooks {
         super::handlers::validate_notify(pb)?;
@@ -172,9 +169,16 @@ pub async fn run(opts: RunOptions, sink: Arc<dyn Sink>) -> Result<ExitCode, RunE
         hosts: hosts.clone(),
         check: runner.opts.check,
     });
-    let unreachable = hosts.iter().any(|(_, s)| s.unreachable > 0);
-    let failed =
-        hosts.iter().any(|(_, s)| s.failures > 0) || runner.any_failed.load(Ordering::Relaxed);
+    let unreachable = runner
+        .unreachable
+        .lock()
+        .map(|u| !u.is_empty())
+        .unwrap_or(false);
+    let failed = runner
+        .failed_hosts
+        .lock()
+        .map(|f| !f.is_empty())
+        .unwrap_or(false);
     Ok(if unreachable {
         ExitCode::Unreachable
     } else if failed {

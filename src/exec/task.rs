@@ -129,10 +129,12 @@ pub(crate) async fn run_task(
     let first_vars = pr.task_vars(&hosts[0], Some(t), scope);
     let mut info = task_info(pr, t, Some(&first_vars), scope.handler);
     r.emit(Event::TaskStart { task: info.clone() });
+    // pause (and add_host) bypass the host loop: they run once, for the first host.
     let run_once = scope
         .keyword(&pr.play.kw, Some(t), |k| k.run_once.as_ref())
         .map(|v| bool_of(Some(v)))
-        .unwrap_or(false);
+        .unwrap_or(false)
+        || matches!(short_action(&t.action), "pause" | "add_host");
     let targets: Vec<String> = if run_once {
         hosts[..1].to_vec()
     } else {
@@ -162,6 +164,10 @@ pub(crate) async fn run_task(
     let runs = super::join::join_all(futs).await;
     let mut outcomes = Vec::new();
     for run in runs {
+        // An unknown handler stops the run before the task's result is shown.
+        if run.outcome == HostOutcome::Ok && run.changed {
+            super::handlers::check_notify(pr, &run.notify)?;
+        }
         for e in &run.events {
             r.emit(e.clone());
         }

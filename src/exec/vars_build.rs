@@ -134,6 +134,13 @@ impl PlayRun {
                 self.play.kw.vars.clone(),
             ));
         }
+        if !self.play.vars_prompt.is_empty() {
+            stack.push(Layer::new(
+                Level::PlayVarsPrompt,
+                "vars_prompt",
+                self.play.vars_prompt.clone(),
+            ));
+        }
         if let Some(vf) = self
             .vars_files
             .lock()

@@ -226,8 +226,16 @@ impl Module for CommandModule {
         };
         let mut data: IndexMap<String, Value> = IndexMap::new();
         data.insert("cmd".into(), cmd_value.clone());
+        // creates/removes are relative to chdir.
+        let chdir = arg_str(args, "chdir");
+        let rel = |p: String| -> String {
+            match &chdir {
+                Some(d) if !p.starts_with('/') => format!("{}/{p}", d.trim_end_matches('/')),
+                _ => p,
+            }
+        };
         if self.0 != Flavor::Raw {
-            if let Some(c) = arg_str(args, "creates")
+            if let Some(c) = arg_str(args, "creates").map(&rel)
                 && path_matches(ctx, &c).await?
             {
                 data.insert("rc".into(), Value::from(0));
@@ -248,7 +256,7 @@ impl Module for CommandModule {
                     ..Default::default()
                 });
             }
-            if let Some(rm) = arg_str(args, "removes")
+            if let Some(rm) = arg_str(args, "removes").map(&rel)
                 && !path_matches(ctx, &rm).await?
             {
                 data.insert("rc".into(), Value::from(0));
@@ -278,7 +286,7 @@ impl Module for CommandModule {
                 });
             }
         }
-        let script = match arg_str(args, "chdir") {
+        let script = match chdir {
             Some(dir) => format!("cd {} && {}", shell_quote(&dir), script),
             None => script,
         };

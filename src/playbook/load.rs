@@ -296,6 +296,7 @@ fn load_play(node: &Node, file_dir: &Path, playbook_dir: &Path) -> Result<Play, 
         location: node.location.clone(),
         kw: Keywords::default(),
         vars_files: vec![],
+        vars_prompt: IndexMap::new(),
         gather_facts: None,
         serial: None,
         strategy: None,
@@ -344,9 +345,22 @@ fn load_play(node: &Node, file_dir: &Path, playbook_dir: &Path) -> Result<Play, 
                     v,
                 );
             }
-            "gather_subset" | "gather_timeout" | "fact_path" | "order" | "vars_prompt"
-            | "hosts_pattern" | "user" | "sudo" | "throttle" | "timeout" | "collections"
-            | "debugger" | "port" | "become_exe" => {}
+            "vars_prompt" => {
+                if let NodeValue::Seq(items) = &v.value {
+                    for p in items {
+                        if let Some(name) = p.get("name").and_then(scalar_string) {
+                            let default = p
+                                .get("default")
+                                .map(Node::to_value)
+                                .unwrap_or(Value::from(""));
+                            play.vars_prompt.insert(name, default);
+                        }
+                    }
+                }
+            }
+            "gather_subset" | "gather_timeout" | "fact_path" | "order" | "hosts_pattern"
+            | "user" | "sudo" | "throttle" | "timeout" | "collections" | "debugger" | "port"
+            | "become_exe" => {}
             _ => {
                 if !keyword(&mut play.kw, &key, v)? {
                     return Err(err(

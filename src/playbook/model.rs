@@ -143,6 +143,8 @@ pub struct Play {
     pub location: Location,
     pub kw: Keywords,
     pub vars_files: Vec<Value>,
+    /// `vars_prompt` defaults (rig never prompts).
+    pub vars_prompt: IndexMap<String, Value>,
     pub gather_facts: Option<Value>,
     pub serial: Option<Value>,
     pub strategy: Option<String>,
