@@ -46,7 +46,16 @@ fn execute(opts: RunOptions) -> Result<ExitCode, RunError> {
         .build()
         .map_err(|e| RunError::Fatal(format!("cannot start the async runtime: {e}")))?;
     let sink = sink(opts.verbosity);
-    rt.block_on(crate::exec::run(opts, sink))
+    // Ctrl-C stops the run where it is: exit 99 as ansible-playbook does.
+    rt.block_on(async move {
+        tokio::select! {
+            r = crate::exec::run(opts, sink) => r,
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("[ERROR]: User interrupted execution");
+                Ok(ExitCode::Interrupted)
+            }
+        }
+    })
 }
 
 /// `rig playbook`.

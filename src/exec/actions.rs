@@ -212,8 +212,13 @@ async fn execute_once(
                 args.insert(k.clone(), v);
             }
             Err(e) => {
+                let at = e
+                    .location
+                    .as_ref()
+                    .map(|l| format!(" (template at {l})"))
+                    .unwrap_or_default();
                 return failed(format!(
-                    "Task failed: Finalization of task args for '{}' failed: {}",
+                    "Finalization of task args for '{}' failed: {}{at}",
                     t.action, e.message
                 ));
             }

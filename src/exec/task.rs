@@ -721,6 +721,20 @@ fn finish_single(
     let changed = res.get("changed").is_some_and(Value::is_true);
     run.changed = changed;
     push_diff(pr, t, &res, info, host, &mut run.events);
+    if failed && !unreachable {
+        // Ansible explains a failed task on stderr, with where the task is.
+        let msg = res
+            .get("msg")
+            .map(|m| {
+                m.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| m.to_string())
+            })
+            .unwrap_or_default();
+        run.events.push(Event::Error {
+            message: format!("Task failed: {msg}\nOrigin: {}", t.location),
+        });
+    }
     let kind = if unreachable {
         run.outcome = HostOutcome::Unreachable;
         run.ignored = ignore_unreachable;
