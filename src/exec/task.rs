@@ -387,6 +387,7 @@ async fn run_on_host(
             res,
             (ignore_errors, ignore_unreachable),
             info,
+            &tv,
         );
         return run;
     };
@@ -712,9 +713,8 @@ fn finish_single(
     res: ResultMap,
     (ignore_errors, ignore_unreachable): (bool, bool),
     info: &TaskInfo,
+    tv: &TaskVars,
 ) {
-    let tv = pr.task_vars(host, Some(t), &Scope::default());
-    let _ = &tv;
     let unreachable = res.get("unreachable").is_some_and(Value::is_true);
     let skipped = res.get("skipped").is_some_and(Value::is_true);
     let failed = res.get("failed").is_some_and(Value::is_true);
@@ -760,8 +760,7 @@ fn finish_single(
             _ => false,
         },
     }));
-    let tv = pr.task_vars(host, Some(t), &Scope::default());
-    run.notify = notify_names(pr, t, &tv);
+    run.notify = notify_names(pr, t, tv);
     run.result = res;
 }
 
