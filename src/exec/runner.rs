@@ -92,6 +92,7 @@ impl Runner {
 
 /// Runs the playbooks; returns Ansible's exit code.
 pub async fn run(opts: RunOptions, sink: Arc<dyn Sink>) -> Result<ExitCode, RunError> {
+    crate::playbook::set_roles_path(opts.config.roles_path.clone());
     let mut playbooks: Vec<Playbook> = Vec::new();
     for p in &opts.playbooks {
         playbooks.push(crate::playbook::load_playbook(p)?);
@@ -100,6 +101,7 @@ pub async fn run(opts: RunOptions, sink: Arc<dyn Sink>) -> Result<ExitCode, RunE
     let extra_vars = super::extra_vars::parse_all(&opts.extra_vars)?;
     let forks = opts
         .forks
+        .or(opts.config.forks)
         .or_else(|| std::env::var("ANSIBLE_FORKS").ok()?.parse().ok())
         .unwrap_or(super::DEFAULT_FORKS)
         .max(1);

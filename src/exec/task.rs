@@ -111,7 +111,10 @@ pub(crate) fn task_info(pr: &PlayRun, t: &Task, tv: Option<&TaskVars>, handler: 
 fn cond_error_result(e: &CondError) -> ResultMap {
     let mut r = ResultMap::new();
     r.insert("failed".into(), Value::from(true));
-    r.insert("msg".into(), Value::from(format!("Task failed: {}", e.message)));
+    r.insert(
+        "msg".into(),
+        Value::from(format!("Task failed: {}", e.message)),
+    );
     r
 }
 
@@ -571,7 +574,10 @@ fn censor(res: &mut ResultMap) {
 
 fn error_event(e: &CondError, t: &Task) -> Event {
     let at = e.location.clone().unwrap_or_else(|| t.location.clone());
-    let hint = if e.message.contains("Conditionals must have a boolean result") {
+    let hint = if e
+        .message
+        .contains("Conditionals must have a boolean result")
+    {
         "\n\nBroken conditionals can be temporarily allowed with the `ALLOW_BROKEN_CONDITIONALS` configuration option."
     } else {
         ""
