@@ -719,6 +719,7 @@ fn notify_names(pr: &PlayRun, t: &Task, tv: &TaskVars) -> Vec<String> {
 }
 
 /// Non-loop completion: overrides, retries are done in execute; events and outcome here.
+#[allow(clippy::too_many_arguments)]
 fn finish_single(
     pr: &PlayRun,
     t: &Task,
