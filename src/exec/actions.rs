@@ -89,69 +89,73 @@ pub(crate) async fn execute(
     events: &mut Vec<Event>,
 ) -> ResultMap {
     let r = &pr.runner;
-    let retries = if t.until.is_empty() {
-        0
-    } else {
-        let ctx = tv.ctx_with(extra);
-        t.retries
-            .as_ref()
-            .and_then(|v| crate::vars::template_value(&r.templar, v, &ctx).ok())
+    // As Ansible's TaskExecutor: one run plus `retries` (default 3 with `until`); without
+    // `until`, retries stop once the task does not fail.
+    let ctx0 = tv.ctx_with(extra);
+    let num = |v: &Option<Value>| -> Option<i64> {
+        v.as_ref()
+            .and_then(|v| crate::vars::template_value(&r.templar, v, &ctx0).ok())
             .and_then(|v| v.as_i64().or_else(|| v.to_string().parse().ok()))
-            .unwrap_or(3)
-            .max(0)
     };
-    let delay = t
-        .delay
-        .as_ref()
-        .and_then(|v| crate::vars::template_value(&r.templar, v, &tv.ctx_with(extra)).ok())
-        .and_then(|v| v.as_i64().or_else(|| v.to_string().parse().ok()))
+    let total: i64 = 1 + match num(&t.retries) {
+        Some(n) => n.max(0),
+        None if !t.until.is_empty() => 3,
+        None => 0,
+    };
+    let delay = num(&t.delay)
+        .map(|d| if d < 0 { 1 } else { d })
         .unwrap_or(5);
-    let mut attempt = 0i64;
-    loop {
-        attempt += 1;
+    let mut last = ResultMap::new();
+    for attempt in 1..=total {
         let mut res = execute_once(pr, t, host, scope, tv, extra).await;
         if res.get("skipped").is_some_and(Value::is_true)
             || res.get("unreachable").is_some_and(Value::is_true)
         {
             return res;
         }
+        if total > 1 {
+            res.insert("attempts".into(), Value::from(attempt));
+        }
+        res.entry("changed".into()).or_insert(Value::from(false));
         overrides(pr, t, tv, extra, &mut res);
-        if t.until.is_empty() {
+        if total == 1 {
             return res;
         }
         let mut ex: Vec<(&str, Value)> = extra.to_vec();
-        let snapshot = Value::from_pairs(res.clone());
         if let Some(reg) = &t.register {
-            ex.push((reg.as_str(), snapshot));
+            ex.push((reg.as_str(), Value::from_pairs(res.clone())));
         }
         let ctx = tv.ctx_with(&ex);
-        let mut done = true;
-        for c in &t.until {
-            match super::conditional::eval(&r.templar, &c.expr, &ctx, Some(&c.location)) {
-                Ok(true) => {}
-                Ok(false) => done = false,
-                Err(e) => {
-                    return failed(e.message);
+        let done = if t.until.is_empty() {
+            !res.get("failed").is_some_and(Value::is_true)
+        } else {
+            let mut all = true;
+            for c in &t.until {
+                match super::conditional::eval(&r.templar, &c.expr, &ctx, Some(&c.location)) {
+                    Ok(true) => {}
+                    Ok(false) => all = false,
+                    Err(e) => return failed(e.message),
                 }
             }
-        }
-        res.insert("attempts".into(), Value::from(attempt));
+            all
+        };
         if done {
-            res.insert("failed".into(), Value::from(false));
             return res;
         }
-        if attempt > retries {
-            res.insert("failed".into(), Value::from(true));
-            return res;
+        if attempt < total {
+            events.push(Event::Retry {
+                task: info.clone(),
+                host: host.to_string(),
+                retries: total,
+                attempts: attempt,
+            });
+            tokio::time::sleep(std::time::Duration::from_secs(delay as u64)).await;
         }
-        events.push(Event::Retry {
-            task: info.clone(),
-            host: host.to_string(),
-            retries: retries + 1,
-            attempts: attempt,
-        });
-        tokio::time::sleep(std::time::Duration::from_secs(delay.max(0) as u64)).await;
+        last = res;
     }
+    last.insert("attempts".into(), Value::from(total - 1));
+    last.insert("failed".into(), Value::from(true));
+    last
 }
 
 fn module_defaults(

@@ -508,6 +508,19 @@ async fn run_on_host(
             ResultKind::Ok
         };
         push_diff(pr, t, &res, info, host, &mut run.events);
+        if kind == ResultKind::Failed {
+            let msg = res
+                .get("msg")
+                .map(|m| {
+                    m.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| m.to_string())
+                })
+                .unwrap_or_default();
+            run.events.push(Event::Error {
+                message: format!("Task failed: {msg}\nOrigin: {}", t.location),
+            });
+        }
         run.events
             .push(Event::ItemResult(make_result(kind, &res, false)));
         results.push(Value::from_pairs(res));
