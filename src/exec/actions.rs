@@ -19,16 +19,51 @@ use minijinja::Value;
 use minijinja::value::ValueKind;
 use std::sync::Arc;
 
+/// `omit` (or its legacy placeholder string): the argument or item is dropped.
+fn is_omitted(v: &Value) -> bool {
+    crate::template::is_omit(v) || v.as_str() == Some(OMIT_TOKEN)
+}
+
+/// Drops `omit` from the lists and mappings of a templated value (Ansible 2.19).
+fn strip_omit(v: &Value) -> Value {
+    match v.kind() {
+        ValueKind::Seq => Value::from(
+            v.try_iter()
+                .map(|it| {
+                    it.filter(|x| !is_omitted(x))
+                        .map(|x| strip_omit(&x))
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default(),
+        ),
+        ValueKind::Map => {
+            let mut out: IndexMap<Value, Value> = IndexMap::new();
+            if let Ok(keys) = v.try_iter() {
+                for k in keys {
+                    let x = v.get_item(&k).unwrap_or_default();
+                    if !is_omitted(&x) {
+                        out.insert(k, strip_omit(&x));
+                    }
+                }
+            }
+            Value::from_pairs(out)
+        }
+        _ => v.clone(),
+    }
+}
+
 /// Templates every string in a value (maps and lists recursively).
 pub(crate) fn deep_template(pr: &PlayRun, v: &Value, ctx: &Value) -> Result<Value, TemplateError> {
     match v.kind() {
-        ValueKind::String => crate::vars::template_value(&pr.runner.templar, v, ctx),
+        ValueKind::String => {
+            crate::vars::template_value(&pr.runner.templar, v, ctx).map(|t| strip_omit(&t))
+        }
         ValueKind::Seq => {
             let mut out = Vec::new();
             if let Ok(it) = v.try_iter() {
                 for item in it {
                     let t = deep_template(pr, &item, ctx)?;
-                    if t.as_str() != Some(OMIT_TOKEN) {
+                    if !is_omitted(&t) {
                         out.push(t);
                     }
                 }
@@ -41,7 +76,7 @@ pub(crate) fn deep_template(pr: &PlayRun, v: &Value, ctx: &Value) -> Result<Valu
                 for key in it {
                     let item = v.get_item(&key).unwrap_or_default();
                     let t = deep_template(pr, &item, ctx)?;
-                    if t.as_str() != Some(OMIT_TOKEN) {
+                    if !is_omitted(&t) {
                         out.insert(key, t);
                     }
                 }
@@ -211,7 +246,7 @@ async fn execute_once(
             continue;
         }
         match deep_template(pr, v, &ctx) {
-            Ok(v) if v.as_str() == Some(OMIT_TOKEN) => {}
+            Ok(v) if is_omitted(&v) => {}
             Ok(v) => {
                 args.insert(k.clone(), v);
             }
