@@ -54,7 +54,22 @@ fn strip_omit(v: &Value) -> Value {
 
 /// Templates every string in a value (maps and lists recursively).
 pub(crate) fn deep_template(pr: &PlayRun, v: &Value, ctx: &Value) -> Result<Value, TemplateError> {
+    deep_template_in(pr, v, ctx, &[])
+}
+
+/// [`deep_template`] with a search path for lookups (`file`, `template`...).
+pub(crate) fn deep_template_in(
+    pr: &PlayRun,
+    v: &Value,
+    ctx: &Value,
+    search_path: &[std::path::PathBuf],
+) -> Result<Value, TemplateError> {
     match v.kind() {
+        ValueKind::String if !search_path.is_empty() && !v.is_safe() => pr
+            .runner
+            .templar
+            .template_value_in(v.as_str().unwrap_or_default(), ctx, search_path)
+            .map(|t| strip_omit(&t)),
         ValueKind::String => {
             crate::vars::template_value(&pr.runner.templar, v, ctx).map(|t| strip_omit(&t))
         }
@@ -62,7 +77,7 @@ pub(crate) fn deep_template(pr: &PlayRun, v: &Value, ctx: &Value) -> Result<Valu
             let mut out = Vec::new();
             if let Ok(it) = v.try_iter() {
                 for item in it {
-                    let t = deep_template(pr, &item, ctx)?;
+                    let t = deep_template_in(pr, &item, ctx, search_path)?;
                     if !is_omitted(&t) {
                         out.push(t);
                     }
@@ -75,7 +90,7 @@ pub(crate) fn deep_template(pr: &PlayRun, v: &Value, ctx: &Value) -> Result<Valu
             if let Ok(it) = v.try_iter() {
                 for key in it {
                     let item = v.get_item(&key).unwrap_or_default();
-                    let t = deep_template(pr, &item, ctx)?;
+                    let t = deep_template_in(pr, &item, ctx, search_path)?;
                     if !is_omitted(&t) {
                         out.insert(key, t);
                     }
@@ -237,6 +252,15 @@ async fn execute_once(
     let r = &pr.runner;
     let ctx = tv.ctx_with(extra);
     let short = short_action(&t.action).to_string();
+    // Lookups search the role (innermost first), the task's directory, then the playbook's.
+    let mut search_path = Vec::new();
+    let mut cur = t.role.clone().or(scope.role.clone());
+    while let Some(rc) = cur {
+        search_path.push(rc.path.clone());
+        cur = rc.parent.clone();
+    }
+    search_path.push(t.file_dir.clone());
+    search_path.push(pr.playbook_dir.clone());
     // Arguments: templated, except those the action evaluates itself.
     let mut args: IndexMap<String, Value> = IndexMap::new();
     for (k, v) in &t.args {
@@ -245,7 +269,7 @@ async fn execute_once(
             args.insert(k.clone(), v.clone());
             continue;
         }
-        match deep_template(pr, v, &ctx) {
+        match deep_template_in(pr, v, &ctx, &search_path) {
             Ok(v) if is_omitted(&v) => {}
             Ok(v) => {
                 args.insert(k.clone(), v);
