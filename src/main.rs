@@ -2,10 +2,22 @@
 
 use clap::Parser;
 use rig::cli::{Cli, Command};
-use rig::error::ExitCode;
+use rig::error::{ExitCode, HasExitCode};
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // Bad options exit 2 as in ansible-playbook; --help/--version exit 0.
+            let code = if e.use_stderr() {
+                ExitCode::HostFailed
+            } else {
+                ExitCode::Ok
+            };
+            std::process::exit(code as i32);
+        }
+    };
     let code = match run(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -17,9 +29,17 @@ fn main() {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
-        Command::Playbook(_) | Command::Deploy(_) => anyhow::bail!("not implemented yet"),
-        Command::Render(args) => rig::cli::render::run(&args),
-        Command::Inventory(args) => rig::cli::inventory::run(&args),
+    let result = match cli.command {
+        Command::Playbook(args) => rig::cli::playbook::run(args),
+        Command::Deploy(args) => rig::cli::playbook::deploy(args),
+        Command::Render(args) => return rig::cli::render::run(&args),
+        Command::Inventory(args) => return rig::cli::inventory::run(&args),
+    };
+    match result {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            eprintln!("[ERROR]: {e}");
+            Ok(e.exit_code())
+        }
     }
 }

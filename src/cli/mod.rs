@@ -2,6 +2,7 @@
 //! the library.
 
 pub mod inventory;
+pub mod playbook;
 pub mod render;
 
 use clap::{Args, Parser, Subcommand};

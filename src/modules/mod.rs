@@ -96,6 +96,11 @@ pub trait Module: Send + Sync {
     async fn run(&self, args: &Args, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError>;
 }
 
+pub mod command;
+mod registry;
+
+pub use registry::lookup;
+
 // System modules (packages, services, users, downloads, archives).
 pub mod apt;
 pub mod apt_repository;

@@ -1,1 +1,31 @@
-//! Events from the engine, and the printers that consume them (human, JSON).
+//! Events from the engine, and the printers that consume them (human, JSON lines).
+//!
+//! The executor never prints: it hands [`Event`]s to a [`Sink`]. [`HumanPrinter`] reproduces
+//! ansible-playbook's default callback; [`JsonPrinter`] writes one JSON object per line.
+
+mod diff;
+mod event;
+mod human;
+mod json;
+pub mod pyjson;
+
+pub use diff::render_diff;
+pub use event::{Event, HostStats, ResultKind, TaskInfo, TaskResult};
+pub use human::HumanPrinter;
+pub use json::JsonPrinter;
+
+/// Something that consumes engine events.
+pub trait Sink: Send + Sync {
+    fn emit(&self, event: &Event);
+}
+
+/// Sends every event to several sinks.
+pub struct Tee(pub Vec<Box<dyn Sink>>);
+
+impl Sink for Tee {
+    fn emit(&self, event: &Event) {
+        for s in &self.0 {
+            s.emit(event);
+        }
+    }
+}

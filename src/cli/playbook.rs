@@ -1,0 +1,101 @@
+//! `rig playbook` and `rig deploy`: build the run options, pick the printer, run.
+
+use super::{DeployArgs, PlaybookArgs, RunOptions as CliRunOptions};
+use crate::error::ExitCode;
+use crate::exec::{RunError, RunOptions};
+use crate::report::{HumanPrinter, JsonPrinter, Sink};
+use std::sync::Arc;
+
+fn options(
+    inventories: Vec<String>,
+    playbooks: Vec<std::path::PathBuf>,
+    o: &CliRunOptions,
+    config: crate::config::Config,
+) -> RunOptions {
+    RunOptions {
+        config,
+        inventories,
+        playbooks,
+        limit: o.limit.clone(),
+        tags: o.tags.clone(),
+        skip_tags: o.skip_tags.clone(),
+        extra_vars: o.extra_vars.clone(),
+        check: o.check,
+        diff: o.diff,
+        forks: o.forks,
+        start_at_task: o.start_at_task.clone(),
+        list_hosts: o.list_hosts,
+        list_tasks: o.list_tasks,
+        list_tags: o.list_tags,
+        syntax_check: o.syntax_check,
+        force_handlers: o.force_handlers,
+        verbosity: o.verbose,
+    }
+}
+
+/// The printer: the human one, or JSON lines on stdout with `RIG_OUTPUT=json`.
+fn sink(verbosity: u8) -> Arc<dyn Sink> {
+    if std::env::var("RIG_OUTPUT").is_ok_and(|v| v == "json") {
+        Arc::new(JsonPrinter::new(Box::new(std::io::stdout())))
+    } else {
+        Arc::new(HumanPrinter::stdio(verbosity))
+    }
+}
+
+fn execute(opts: RunOptions) -> Result<ExitCode, RunError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| RunError::Fatal(format!("cannot start the async runtime: {e}")))?;
+    let sink = sink(opts.verbosity);
+    // Ctrl-C stops the run where it is: exit 99 as ansible-playbook does.
+    rt.block_on(async move {
+        tokio::select! {
+            r = crate::exec::run(opts, sink) => r,
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("[ERROR]: User interrupted execution");
+                Ok(ExitCode::Interrupted)
+            }
+        }
+    })
+}
+
+fn config() -> Result<crate::config::Config, RunError> {
+    crate::config::Config::load().map_err(|e| RunError::Options(e.to_string()))
+}
+
+/// `rig playbook`.
+pub fn run(args: PlaybookArgs) -> Result<ExitCode, RunError> {
+    let config = config()?;
+    let inventories = if !args.inventory.is_empty() {
+        args.inventory
+    } else if !config.inventory.is_empty() {
+        config.inventory.clone()
+    } else {
+        default_inventory()
+    };
+    execute(options(inventories, args.playbooks, &args.run, config))
+}
+
+/// `rig deploy --inventory NAME` = `rig playbook -i inventories/NAME site.yml`.
+pub fn deploy(args: DeployArgs) -> Result<ExitCode, RunError> {
+    let inv = format!("inventories/{}", args.inventory);
+    execute(options(
+        vec![inv],
+        vec!["site.yml".into()],
+        &args.run,
+        config()?,
+    ))
+}
+
+/// Without `-i`: `ANSIBLE_INVENTORY`, else `/etc/ansible/hosts` when it exists, else only the
+/// implicit localhost.
+fn default_inventory() -> Vec<String> {
+    if let Ok(v) = std::env::var("ANSIBLE_INVENTORY") {
+        return v.split(',').map(str::to_string).collect();
+    }
+    if std::path::Path::new("/etc/ansible/hosts").is_file() {
+        return vec!["/etc/ansible/hosts".into()];
+    }
+    vec![]
+}
