@@ -8,6 +8,7 @@
 //! errors to exit codes.
 
 pub mod cli;
+pub mod config;
 pub mod connection;
 pub mod error;
 pub mod exec;
@@ -19,4 +20,5 @@ pub mod report;
 pub mod template;
 pub mod value;
 pub mod vars;
+pub mod vault;
 pub mod yaml;

@@ -32,7 +32,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let result = match cli.command {
         Command::Playbook(args) => rig::cli::playbook::run(args),
         Command::Deploy(args) => rig::cli::playbook::deploy(args),
-        Command::Render(_) => anyhow::bail!("not implemented yet"),
+        Command::Render(args) => return rig::cli::render::run(&args),
         Command::Inventory(args) => return rig::cli::inventory::run(&args),
     };
     match result {

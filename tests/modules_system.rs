@@ -299,16 +299,16 @@ async fn user_and_group() {
         .await;
     let group = module("group");
     let user = module("user");
-    let a = json!({"name": "rigtestg", "gid": 2345});
+    let a = json!({"name": "rigtestg", "gid": 23451});
     let r = lab.run(&group, a.clone(), true, false).await.unwrap();
     assert!(r.changed);
     assert_eq!(lab.sh("getent group rigtestg").await, "");
     let r = lab.run(&group, a.clone(), false, false).await.unwrap();
     assert!(r.changed);
-    assert_eq!(field(&r, "gid"), "2345");
+    assert_eq!(field(&r, "gid"), "23451");
     assert_eq!(
         lab.sh("getent group rigtestg").await.trim(),
-        "rigtestg:x:2345:"
+        "rigtestg:x:23451:"
     );
     let r = lab.run(&group, a.clone(), false, false).await.unwrap();
     assert!(!r.changed);
@@ -573,6 +573,12 @@ async fn get_url_downloads_verifies_and_keeps_dest_on_mismatch() {
         .await,
     );
     assert_eq!(e, "Request failed");
+    let r = lab
+        .run(&gu, json!({"url": url, "dest": dest}), false, false)
+        .await
+        .unwrap();
+    assert_eq!(field(&r, "msg"), "HTTP Error 304: Not Modified");
+    assert_eq!(field(&r, "mode"), "0640");
 }
 
 #[tokio::test]
@@ -743,5 +749,84 @@ async fn apt_repository_adds_file_updates_cache_and_reverts_on_failure() {
     assert_eq!(
         lab.sh("ls /etc/apt/sources.list.d/").await.trim(),
         "lab2.list"
+    );
+}
+
+#[tokio::test]
+async fn pip_in_a_new_virtualenv() {
+    let Some(lab) = lab("pip", 1) else { return };
+    let Some((dir, base)) = common_system::http_fixture("pip") else {
+        return;
+    };
+    if !common_system::write_wheel(&dir) {
+        eprintln!("skipping pip: no python3 on the controller to build the test wheel");
+        return;
+    }
+    let pip = module("pip");
+    lab.sh("rm -rf /tmp/rig-venv").await;
+    let host = base
+        .split("://")
+        .nth(1)
+        .unwrap_or("")
+        .split([':', '/'])
+        .next()
+        .unwrap_or("");
+    let links = format!("--no-index --trusted-host {host} --find-links {base}/rigtest/wheels/");
+    let a = json!({"name": "rigdemo", "virtualenv": "/tmp/rig-venv", "virtualenv_command": "python3 -m venv", "extra_args": links});
+    // check mode: the virtualenv is missing, so changed, and nothing is created
+    let r = lab.run(&pip, a.clone(), true, false).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(lab.sh("ls -d /tmp/rig-venv 2>/dev/null").await, "");
+    let r = lab.run(&pip, a.clone(), false, false).await.unwrap();
+    assert!(r.changed, "{r:?}");
+    assert!(
+        field(&r, "stdout").contains("Successfully installed rigdemo-1.0"),
+        "{r:?}"
+    );
+    let freeze = || async {
+        lab.sh("/tmp/rig-venv/bin/pip list --format=freeze 2>/dev/null | grep -i rigdemo")
+            .await
+    };
+    assert_eq!(freeze().await.trim(), "rigdemo==1.0");
+    let r = lab.run(&pip, a.clone(), false, false).await.unwrap();
+    assert!(!r.changed, "{r:?}");
+    // without extra_args, check mode compares the freeze list with the specs
+    lab.sh(&format!("printf '[global]\\nno-index = true\\ntrusted-host = {host}\\nfind-links = {base}/rigtest/wheels/\\n' > /tmp/rig-venv/pip.conf")).await;
+    let plain = json!({"name": ["rigdemo>=1.0"], "virtualenv": "/tmp/rig-venv"});
+    let r = lab.run(&pip, plain.clone(), true, false).await.unwrap();
+    assert!(!r.changed, "{r:?}");
+    let r = lab
+        .run(
+            &pip,
+            json!({"name": "rigdemo", "version": "2.0", "virtualenv": "/tmp/rig-venv"}),
+            true,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    // absent: check mode predicts, the run uninstalls, the rerun is ok
+    let gone = json!({"name": "rigdemo", "virtualenv": "/tmp/rig-venv", "state": "absent"});
+    let r = lab.run(&pip, gone.clone(), true, false).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(freeze().await.trim(), "rigdemo==1.0");
+    let r = lab.run(&pip, gone.clone(), false, false).await.unwrap();
+    assert!(r.changed, "{r:?}");
+    assert_eq!(freeze().await.trim(), "");
+    let r = lab.run(&pip, gone, false, false).await.unwrap();
+    assert!(!r.changed, "{r:?}");
+    // a missing package: pip's failure is reported
+    let e = failure(
+        lab.run(
+            &pip,
+            json!({"name": "no-such-dist-x", "virtualenv": "/tmp/rig-venv"}),
+            false,
+            false,
+        )
+        .await,
+    );
+    assert!(
+        e.contains("No matching distribution found for no-such-dist-x"),
+        "{e}"
     );
 }

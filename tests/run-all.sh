@@ -7,11 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 
-# The lab tests (tests/lab_ssh.rs) boot lab hosts and tear them down themselves, even when a test
+# The lab tests (tests/lab_ssh/) boot lab hosts and tear them down themselves, even when a test
 # fails; this is the safety net if the test process itself dies. down.sh stops only what up.sh
 # recorded, so it is harmless when no lab is running.
 if [ "$(id -u)" = 0 ]; then
-    trap 'bash tests/lab/down.sh >/dev/null 2>&1 || true' EXIT
+    # Under the lab lock that the tests take, so another worktree's running lab is left alone.
+    lab_lock=${LAB_DIR:-/var/tmp/lab}/.lock
+    trap 'mkdir -p "${lab_lock%/*}"; flock "$lab_lock" bash tests/lab/down.sh >/dev/null 2>&1 || true' EXIT
     echo "== lab prerequisites (installs debootstrap/systemd-container and builds the base image if missing)"
     bash tests/lab/setup-host.sh
     bash tests/lab/build-base.sh

@@ -12,10 +12,13 @@ use rig::template::{Templar, TemplateOptions};
 use serde_json::{Map, Value as J};
 use std::path::{Path, PathBuf};
 
+/// A group: direct hosts, child groups, group vars.
+type Group = (Vec<String>, Vec<String>, Map<String, J>);
+
 struct Inventory {
     hosts: Vec<String>,
     /// group → (direct hosts, children, vars)
-    groups: IndexMap<String, (Vec<String>, Vec<String>, Map<String, J>)>,
+    groups: IndexMap<String, Group>,
     host_vars: IndexMap<String, Map<String, J>>,
 }
 
@@ -236,7 +239,9 @@ fn conformance_corpus() {
             .map(|h| h.trim().to_string())
             .unwrap_or_else(|_| "web1".into());
         let vars_text = std::fs::read_to_string(dir.join("vars.yml")).unwrap();
-        let extra: J = serde_saphyr::from_str(&vars_text).unwrap_or(J::Null);
+        // PyYAML (YAML 1.1) reads `y`/`n` as strings; serde-saphyr's YAML 1.1 booleans include them.
+        let opts = serde_saphyr::options! { strict_booleans: true };
+        let extra: J = serde_saphyr::from_str_with_options(&vars_text, opts).unwrap_or(J::Null);
         let ctx = context(&inv, &host, &extra);
         std::env::set_current_dir(dir).unwrap();
         let result = templar.render_template_file(

@@ -3,6 +3,7 @@
 
 pub mod inventory;
 pub mod playbook;
+pub mod render;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;

@@ -12,6 +12,22 @@
 //! control socket with `openssh`'s native mux client ([`Session::resume_mux`]); openssh's
 //! `SessionBuilder` always forces a `StrictHostKeyChecking` value, which Ansible does not do.
 //!
+//! # Use
+//! ```no_run
+//! # async fn f() -> Result<(), rig::connection::ConnectionError> {
+//! use rig::connection::{Command, Connection, ssh::{SshConnection, SshTarget}};
+//! let vars = std::collections::HashMap::from([("ansible_host", "10.231.0.11")]);
+//! let target = SshTarget::from_vars("h1", "sudo", |k| vars.get(k).map(|v| v.to_string()))
+//!     .map_err(|message| rig::connection::ConnectionError::Other { message })?;
+//! let conn = SshConnection::connect(target).await?; // Unreachable { message } on failure
+//! let out = conn.run(&Command::new("uname -r")).await?; // one round trip
+//! conn.put(b"data", "/etc/motd", 0o644, None).await?; // atomic: temp file + rename
+//! conn.close().await?;
+//! # Ok(()) }
+//! ```
+//! One `SshConnection` per host, shared (`Arc`) by the tasks that use it; commands may run
+//! concurrently (one shell per concurrent command, at most `max_sessions` channels).
+//!
 //! # Remote shell protocol
 //! The shell is `/bin/sh -c LOOP` on one exec channel (`sudo -u USER /bin/sh -c LOOP` for
 //! become), started once and reused by every command, so a command costs one round trip and no
@@ -99,6 +115,75 @@ impl SshTarget {
     }
 }
 
+/// Ansible's `boolean()` for a variable's text.
+fn ansible_bool(name: &str, v: &str) -> Result<bool, String> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "y" | "yes" | "on" | "1" | "true" | "t" | "1.0" => Ok(true),
+        "n" | "no" | "off" | "0" | "false" | "f" | "0.0" => Ok(false),
+        _ => Err(format!(
+            "{name}: the value {v:?} is not a valid boolean (yes/no, true/false, on/off, 1/0)"
+        )),
+    }
+}
+
+impl SshTarget {
+    /// Builds the target from a host's variables as Ansible's ssh plugin reads them. `get`
+    /// returns a variable's value as text (`None` when undefined). When several names apply,
+    /// the last defined one wins, as in Ansible (`ansible_ssh_port` over `ansible_port`).
+    /// `become_method` selects the method-specific password variable (`ansible_sudo_pass`,
+    /// `ansible_su_pass`).
+    pub fn from_vars(
+        name: &str,
+        become_method: &str,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<SshTarget, String> {
+        let last = |names: &[&str]| names.iter().rev().find_map(|n| get(n));
+        let mut t = SshTarget::new(name);
+        if let Some(h) = last(&["ansible_host", "ansible_ssh_host"]) {
+            t.host = h;
+        }
+        if let Some(p) = last(&["ansible_port", "ansible_ssh_port"]) {
+            t.port = Some(
+                p.trim()
+                    .parse()
+                    .map_err(|_| format!("ansible_port: {p:?} is not a port number"))?,
+            );
+        }
+        t.user = last(&["ansible_user", "ansible_ssh_user"]);
+        t.private_key_file = last(&["ansible_private_key_file", "ansible_ssh_private_key_file"])
+            .map(|k| match k.strip_prefix("~/") {
+                Some(rest) => std::env::var_os("HOME")
+                    .map(|h| PathBuf::from(h).join(rest))
+                    .unwrap_or_else(|| PathBuf::from(&k)),
+                None => PathBuf::from(k),
+            });
+        t.ssh_common_args = get("ansible_ssh_common_args").unwrap_or_default();
+        t.ssh_extra_args = get("ansible_ssh_extra_args").unwrap_or_default();
+        if let Some(v) = get("ansible_ssh_timeout") {
+            let secs: u64 = v
+                .trim()
+                .parse()
+                .map_err(|_| format!("ansible_ssh_timeout: {v:?} is not a number of seconds"))?;
+            t.connect_timeout = Duration::from_secs(secs);
+        }
+        if let Some(v) = last(&["ansible_host_key_checking", "ansible_ssh_host_key_checking"]) {
+            t.host_key_checking = ansible_bool("ansible_host_key_checking", &v)?;
+        }
+        if let Some(v) = get("ansible_ssh_retries") {
+            t.connect_retries = v
+                .trim()
+                .parse()
+                .map_err(|_| format!("ansible_ssh_retries: {v:?} is not a number"))?;
+        }
+        let specific = match become_method {
+            "su" => "ansible_su_pass",
+            _ => "ansible_sudo_pass",
+        };
+        t.become_password = last(&["ansible_become_password", "ansible_become_pass", specific]);
+        Ok(t)
+    }
+}
+
 /// The loop run by the remote shell (see the module docs).
 const LOOP: &str = r#"_rig_um=$(umask); umask 077
 for _rig_x in "${TMPDIR:-/tmp}"/.rig.*.*; do
@@ -129,12 +214,10 @@ $_rig_s"
   fi
   if [ -s "$_rig_d/o" ] || [ -s "$_rig_d/e" ]; then
     set -- $(stat -c %s "$_rig_d/o" "$_rig_d/e")
-    printf 'RIG %s %s %s
-' "$_rig_rc" "$1" "$2"
+    printf 'RIG %s %s %s\n' "$_rig_rc" "$1" "$2"
     cat "$_rig_d/o" "$_rig_d/e"
   else
-    printf 'RIG %s 0 0
-' "$_rig_rc"
+    printf 'RIG %s 0 0\n' "$_rig_rc"
   fi
 done
 "#;
@@ -206,6 +289,17 @@ pub fn shell_split(s: &str) -> Result<Vec<String>, String> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct ShellKey(Option<Become>);
 
+enum Pick {
+    Idle(Box<RemoteShell>),
+    Permit(OwnedSemaphorePermit),
+    Evict(Option<Box<RemoteShell>>),
+}
+
+enum Slot {
+    Idle(Box<RemoteShell>),
+    Permit(OwnedSemaphorePermit),
+}
+
 /// One running remote loop.
 struct RemoteShell {
     key: ShellKey,
@@ -231,7 +325,9 @@ impl Master {
         self.dir.join("m")
     }
     fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
+        std::fs::read_to_string(self.dir.join("log"))
+            .unwrap_or_default()
+            .replace("\r\n", "\n")
     }
 }
 
@@ -277,6 +373,7 @@ fn is_transient(log: &str) -> bool {
 
 /// Turns ssh's log of a failed connection into the message shown to the user.
 fn connect_failure_message(target: &SshTarget, log: &str) -> String {
+    let log = log.replace("\r\n", "\n");
     let log = log.trim();
     let mut msg = format!("Failed to connect to the host via ssh: {log}");
     if log.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") {
@@ -488,6 +585,12 @@ impl SshConnection {
             if master.session.check().await.is_ok() {
                 return Ok(master.session.clone());
             }
+            // The shells of the old master are dead with it.
+            let stale: Vec<RemoteShell> = match self.idle.lock() {
+                Ok(mut idle) => idle.drain(..).collect(),
+                Err(_) => Vec::new(),
+            };
+            drop(stale);
             let old = m.take();
             if let Some(old) = old {
                 close_master(old).await;
@@ -522,79 +625,13 @@ impl SshConnection {
         }
     }
 
-    /// The remote command that starts a loop for `key`, and the password prompt to answer, if any.
-    fn shell_command(&self, key: &ShellKey) -> Result<(String, Option<String>), ConnectionError> {
-        let sh = format!("/bin/sh -c {}", shell_quote(LOOP));
-        let Some(b) = &key.0 else {
-            return Ok((format!("exec {sh}"), None));
-        };
-        match b.method.as_str() {
-            "sudo" | "" => {
-                let flags = if b.flags.trim().is_empty() {
-                    "-H -S -n"
-                } else {
-                    b.flags.as_str()
-                };
-                let mut flags: Vec<String> = shell_split(flags)
-                    .map_err(|e| other(format!("become_flags: {e}")))?
-                    .into_iter()
-                    .collect();
-                let mut prompt = None;
-                if self.target.become_password.is_some() {
-                    // As Ansible: with a password, drop -n and use our own prompt to answer.
-                    flags.retain(|f| f != "-n");
-                    if !flags.iter().any(|f| f == "-S") {
-                        flags.push("-S".into());
-                    }
-                    let marker = format!(
-                        "[rig-sudo-prompt-{}-{}]",
-                        std::process::id(),
-                        DIR_COUNTER.fetch_add(1, Ordering::Relaxed)
-                    );
-                    flags.push("-p".into());
-                    flags.push(marker.clone());
-                    prompt = Some(marker);
-                }
-                let user = if b.user.is_empty() { "root" } else { &b.user };
-                let flags: Vec<String> = flags.iter().map(|f| shell_quote(f)).collect();
-                Ok((
-                    format!(
-                        "exec sudo {} -u {} {sh}",
-                        flags.join(" "),
-                        shell_quote(user)
-                    ),
-                    prompt,
-                ))
-            }
-            "su" => {
-                // util-linux su reads the password from stdin when it has no terminal (prompt
-                // "Password: " on stderr) and reads no further than the newline.
-                let user = if b.user.is_empty() { "root" } else { &b.user };
-                let flags: Vec<String> = shell_split(&b.flags)
-                    .map_err(|e| other(format!("become_flags: {e}")))?
-                    .iter()
-                    .map(|f| shell_quote(f))
-                    .collect();
-                let mut words = vec!["exec".to_string(), "su".to_string()];
-                words.extend(flags);
-                words.push(shell_quote(user));
-                words.push("-c".into());
-                words.push(shell_quote(&format!("exec {sh}")));
-                Ok((words.join(" "), Some("assword".to_string())))
-            }
-            m => Err(ConnectionError::Become {
-                message: format!("become method {m:?} is not supported by the ssh connection"),
-            }),
-        }
-    }
-
     async fn start_shell(
         &self,
         key: ShellKey,
         permit: OwnedSemaphorePermit,
     ) -> Result<RemoteShell, ConnectionError> {
         let session = self.session().await?;
-        let (command, prompt) = self.shell_command(&key)?;
+        let (command, prompt) = shell_command(&self.target, &key)?;
         let spawned = Session::to_raw_command(session, command)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -756,34 +793,42 @@ impl SshConnection {
 
     /// An idle shell for `key`, or a new one when a channel is free.
     async fn acquire(&self, key: &ShellKey) -> Result<RemoteShell, ConnectionError> {
+        match self.slot(Some(key)).await? {
+            Slot::Idle(s) => Ok(*s),
+            Slot::Permit(p) => self.start_shell(key.clone(), p).await,
+        }
+    }
+
+    /// An idle shell for `key` (when given) or a permit for a new channel. When every channel is
+    /// taken, an idle shell of another user is closed to free one; otherwise this waits for a
+    /// channel or for a shell to come back.
+    async fn slot(&self, key: Option<&ShellKey>) -> Result<Slot, ConnectionError> {
         loop {
             let notified = self.returned.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            enum Pick {
-                Idle(RemoteShell),
-                Start(OwnedSemaphorePermit),
-                Evict(Option<RemoteShell>),
-            }
             let pick = {
                 let mut idle = self
                     .idle
                     .lock()
                     .map_err(|_| other("ssh connection state poisoned"))?;
-                if let Some(i) = idle.iter().position(|s| &s.key == key) {
-                    Pick::Idle(idle.swap_remove(i))
+                if let Some(i) = key.and_then(|k| idle.iter().position(|s| &s.key == k)) {
+                    Pick::Idle(Box::new(idle.swap_remove(i)))
                 } else if let Ok(p) = self.sessions.clone().try_acquire_owned() {
-                    Pick::Start(p)
+                    Pick::Permit(p)
+                } else if idle.is_empty() {
+                    Pick::Evict(None)
                 } else {
-                    // All channels are in use: close an idle shell of another user to free one.
-                    Pick::Evict(idle.pop())
+                    // The least recently used one (shells are pushed back when released).
+                    Pick::Evict(Some(Box::new(idle.remove(0))))
                 }
             };
             match pick {
-                Pick::Idle(s) => return Ok(s),
-                Pick::Start(p) => return self.start_shell(key.clone(), p).await,
+                Pick::Idle(s) => return Ok(Slot::Idle(s)),
+                Pick::Permit(p) => return Ok(Slot::Permit(p)),
                 Pick::Evict(Some(s)) => {
-                    drop(s);
+                    // Wait until the channel is closed, so that sshd counts it as gone.
+                    s.shutdown().await;
                     continue;
                 }
                 Pick::Evict(None) => {}
@@ -791,7 +836,7 @@ impl SshConnection {
             tokio::select! {
                 p = self.sessions.clone().acquire_owned() => {
                     let p = p.map_err(|_| other("ssh connection closed"))?;
-                    return self.start_shell(key.clone(), p).await;
+                    return Ok(Slot::Permit(p));
                 }
                 _ = &mut notified => continue,
             }
@@ -814,7 +859,18 @@ impl SshConnection {
     ) -> Result<Output, ConnectionError> {
         let mut shell = self.acquire(&key).await?;
         self.round_trips.fetch_add(1, Ordering::Relaxed);
-        match shell.exchange(script, stdin).await {
+        let mut result = shell.exchange(script, stdin).await;
+        if matches!(&result, Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe) {
+            // The idle shell had died (its channel refused the frame, so nothing ran): once
+            // more on a new shell.
+            drop(shell);
+            if let Some(m) = self.master_failure().await {
+                return Err(unreachable(m));
+            }
+            shell = self.acquire(&key).await?;
+            result = shell.exchange(script, stdin).await;
+        }
+        match result {
             Ok(out) => {
                 self.release(shell);
                 Ok(out)
@@ -823,6 +879,12 @@ impl SshConnection {
                 let loop_err = shell.final_stderr().await;
                 drop(shell);
                 if let Some(m) = self.master_failure().await {
+                    // The other shells went down with the master.
+                    let stale: Vec<RemoteShell> = match self.idle.lock() {
+                        Ok(mut idle) => idle.drain(..).collect(),
+                        Err(_) => Vec::new(),
+                    };
+                    drop(stale);
                     return Err(unreachable(m));
                 }
                 Err(other(format!(
@@ -840,12 +902,10 @@ impl SshConnection {
     /// Runs `script` on a new exec channel (no persistent shell), for comparison and for callers
     /// that need a clean session. One round trip plus the channel setup.
     pub async fn run_fresh_channel(&self, script: &str) -> Result<Output, ConnectionError> {
-        let _permit = self
-            .sessions
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| other("ssh connection closed"))?;
+        let _permit = match self.slot(None).await? {
+            Slot::Permit(p) => p,
+            Slot::Idle(_) => return Err(other("internal: no channel for a fresh exec")),
+        };
         let session = self.session().await?;
         self.round_trips.fetch_add(1, Ordering::Relaxed);
         let out = Session::to_raw_command(session, format!("/bin/sh -c {}", shell_quote(script)))
@@ -880,81 +940,7 @@ impl RemoteShell {
     }
 
     async fn exchange(&mut self, script: &[u8], stdin: &[u8]) -> std::io::Result<Output> {
-        // Small scripts travel as lines the loop reads with `read` (no process started); others
-        // as bytes read with `head -c`. A script never contains NUL (sh cannot run one).
-        let header = if script.len() <= 8192 && !script.contains(&0) {
-            let lines = script.iter().filter(|&&b| b == b'\n').count();
-            if script.last().is_some_and(|&b| b != b'\n') {
-                format!("L {} {}\n", lines + 1, stdin.len())
-            } else {
-                format!("L {lines} {}\n", stdin.len())
-            }
-        } else {
-            format!("B {} {}\n", script.len(), stdin.len())
-        };
-        let newline: &[u8] =
-            if header.starts_with('L') && script.last().is_some_and(|&b| b != b'\n') {
-                b"\n"
-            } else {
-                b""
-            };
-        // Small frames go in one write; big stdin is streamed.
-        if script.len() + stdin.len() < 256 * 1024 {
-            let mut frame = Vec::with_capacity(header.len() + script.len() + 1 + stdin.len());
-            frame.extend_from_slice(header.as_bytes());
-            frame.extend_from_slice(script);
-            frame.extend_from_slice(newline);
-            frame.extend_from_slice(stdin);
-            self.stdin.write_all(&frame).await?;
-        } else {
-            self.stdin.write_all(header.as_bytes()).await?;
-            self.stdin.write_all(script).await?;
-            self.stdin.write_all(newline).await?;
-            for chunk in stdin.chunks(1 << 20) {
-                self.stdin.write_all(chunk).await?;
-            }
-        }
-        self.stdin.flush().await?;
-        let mut line = Vec::new();
-        let n = self.stdout.read_until(b'\n', &mut line).await?;
-        if n == 0 || !line.ends_with(b"\n") {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "end of file from the remote shell",
-            ));
-        }
-        let bad = || {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!(
-                    "unexpected reply from the remote shell: {:?}",
-                    String::from_utf8_lossy(&line)
-                ),
-            )
-        };
-        let text = std::str::from_utf8(&line).map_err(|_| bad())?;
-        let mut parts = text.trim_end().split(' ');
-        if parts.next() != Some("RIG") {
-            return Err(bad());
-        }
-        let mut num = || -> std::io::Result<i64> {
-            parts
-                .next()
-                .and_then(|p| p.parse::<i64>().ok())
-                .ok_or_else(bad)
-        };
-        let rc = num()?;
-        let olen = num()?;
-        let elen = num()?;
-        let mut stdout = vec![0u8; usize::try_from(olen).map_err(|_| bad())?];
-        self.stdout.read_exact(&mut stdout).await?;
-        let mut stderr = vec![0u8; usize::try_from(elen).map_err(|_| bad())?];
-        self.stdout.read_exact(&mut stderr).await?;
-        Ok(Output {
-            rc: i32::try_from(rc).unwrap_or(-1),
-            stdout,
-            stderr,
-        })
+        frame_exchange(&mut self.stdin, &mut self.stdout, script, stdin).await
     }
 
     /// Ends the loop (end of file on its stdin) and waits briefly for the channel to close.
@@ -993,6 +979,93 @@ fn remove_stale_control_dirs(base: &Path) {
     }
 }
 
+/// Sends one command frame to a loop and reads its answer (see the module docs).
+async fn frame_exchange<W, R>(
+    w: &mut W,
+    r: &mut R,
+    script: &[u8],
+    stdin: &[u8],
+) -> std::io::Result<Output>
+where
+    W: tokio::io::AsyncWrite + Unpin,
+    R: tokio::io::AsyncBufRead + Unpin,
+{
+    // Small scripts travel as lines the loop reads with `read` (no process started); others
+    // as bytes read with `head -c`. A script never contains NUL (sh cannot run one).
+    let header = if script.len() <= 8192 && !script.contains(&0) {
+        let lines = script.iter().filter(|&&b| b == b'\n').count();
+        if script.last().is_some_and(|&b| b != b'\n') {
+            format!("L {} {}\n", lines + 1, stdin.len())
+        } else {
+            format!("L {lines} {}\n", stdin.len())
+        }
+    } else {
+        format!("B {} {}\n", script.len(), stdin.len())
+    };
+    let newline: &[u8] = if header.starts_with('L') && script.last().is_some_and(|&b| b != b'\n') {
+        b"\n"
+    } else {
+        b""
+    };
+    // Small frames go in one write; big stdin is streamed.
+    if script.len() + stdin.len() < 256 * 1024 {
+        let mut frame = Vec::with_capacity(header.len() + script.len() + 1 + stdin.len());
+        frame.extend_from_slice(header.as_bytes());
+        frame.extend_from_slice(script);
+        frame.extend_from_slice(newline);
+        frame.extend_from_slice(stdin);
+        w.write_all(&frame).await?;
+    } else {
+        w.write_all(header.as_bytes()).await?;
+        w.write_all(script).await?;
+        w.write_all(newline).await?;
+        for chunk in stdin.chunks(1 << 20) {
+            w.write_all(chunk).await?;
+        }
+    }
+    w.flush().await?;
+    let mut line = Vec::new();
+    let n = r.read_until(b'\n', &mut line).await?;
+    if n == 0 || !line.ends_with(b"\n") {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "end of file from the remote shell",
+        ));
+    }
+    let bad = || {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "unexpected reply from the remote shell: {:?}",
+                String::from_utf8_lossy(&line)
+            ),
+        )
+    };
+    let text = std::str::from_utf8(&line).map_err(|_| bad())?;
+    let mut parts = text.trim_end().split(' ');
+    if parts.next() != Some("RIG") {
+        return Err(bad());
+    }
+    let mut num = || -> std::io::Result<i64> {
+        parts
+            .next()
+            .and_then(|p| p.parse::<i64>().ok())
+            .ok_or_else(bad)
+    };
+    let rc = num()?;
+    let olen = num()?;
+    let elen = num()?;
+    let mut stdout = vec![0u8; usize::try_from(olen).map_err(|_| bad())?];
+    r.read_exact(&mut stdout).await?;
+    let mut stderr = vec![0u8; usize::try_from(elen).map_err(|_| bad())?];
+    r.read_exact(&mut stderr).await?;
+    Ok(Output {
+        rc: i32::try_from(rc).unwrap_or(-1),
+        stdout,
+        stderr,
+    })
+}
+
 async fn close_master(master: Master) {
     let Master { session, dir } = master;
     match Arc::try_unwrap(session) {
@@ -1012,6 +1085,84 @@ async fn close_master(master: Master) {
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The remote command that starts a loop for `key`, and the password prompt to answer, if any.
+fn shell_command(
+    target: &SshTarget,
+    key: &ShellKey,
+) -> Result<(String, Option<String>), ConnectionError> {
+    // One line without newlines, so that any login shell (even csh) passes it
+    // on unchanged; `sh` decodes the loop itself (one `base64` at shell start).
+    let sh = {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(LOOP);
+        format!(
+            "/bin/sh -c {}",
+            shell_quote(&format!("eval \"$(echo {b64} | base64 -d)\""))
+        )
+    };
+    let Some(b) = &key.0 else {
+        return Ok((format!("exec {sh}"), None));
+    };
+    match b.method.as_str() {
+        "sudo" | "" => {
+            let flags = if b.flags.trim().is_empty() {
+                "-H -S -n"
+            } else {
+                b.flags.as_str()
+            };
+            let mut flags: Vec<String> = shell_split(flags)
+                .map_err(|e| other(format!("become_flags: {e}")))?
+                .into_iter()
+                .collect();
+            let mut prompt = None;
+            if target.become_password.is_some() {
+                // As Ansible: with a password, drop -n and use our own prompt to answer.
+                flags.retain(|f| f != "-n");
+                if !flags.iter().any(|f| f == "-S") {
+                    flags.push("-S".into());
+                }
+                let marker = format!(
+                    "[rig-sudo-prompt-{}-{}]",
+                    std::process::id(),
+                    DIR_COUNTER.fetch_add(1, Ordering::Relaxed)
+                );
+                flags.push("-p".into());
+                flags.push(marker.clone());
+                prompt = Some(marker);
+            }
+            let user = if b.user.is_empty() { "root" } else { &b.user };
+            let flags: Vec<String> = flags.iter().map(|f| shell_quote(f)).collect();
+            Ok((
+                format!(
+                    "exec sudo {} -u {} {sh}",
+                    flags.join(" "),
+                    shell_quote(user)
+                ),
+                prompt,
+            ))
+        }
+        "su" => {
+            // util-linux su reads the password from stdin when it has no terminal (prompt
+            // "Password: " on stderr) and reads no further than the newline.
+            let user = if b.user.is_empty() { "root" } else { &b.user };
+            let flags: Vec<String> = shell_split(&b.flags)
+                .map_err(|e| other(format!("become_flags: {e}")))?
+                .iter()
+                .map(|f| shell_quote(f))
+                .collect();
+            let mut words = vec!["exec".to_string(), "su".to_string()];
+            words.extend(flags);
+            words.push(shell_quote(user));
+            words.push("-c".into());
+            words.push(shell_quote(&format!("exec {sh}")));
+            Ok((words.join(" "), Some("assword".to_string())))
+        }
+        m => Err(ConnectionError::Become {
+            message: format!("become method {m:?} is not supported by the ssh connection"),
+        }),
+    }
 }
 
 /// Environment assignments prepended to a script.
@@ -1041,7 +1192,7 @@ trap 'rm -f "$t"' HUP TERM PIPE
 if cat > "$t"; then :; else rm -f "$t"; exit 1; fi
 n=$(stat -c %s "$t")
 if [ "$n" != {len} ]; then rm -f "$t"; echo "short transfer: $n of {len} bytes arrived" >&2; exit 1; fi
-chmod {mode:o} "$t" && mv -f "$t" "$p" || {{ rm -f "$t"; exit 1; }}
+chmod {mode:o} "$t" && mv -fT "$t" "$p" || {{ rm -f "$t"; exit 1; }}
 "#
     )
 }
@@ -1116,6 +1267,78 @@ impl Drop for SshConnection {
 mod tests {
     use super::*;
 
+    /// The loop and the framing, run by the local POSIX shells (no SSH involved: the transport is
+    /// tested over real SSH in tests/lab_ssh/).
+    #[tokio::test]
+    async fn loop_protocol_under_local_shells() {
+        for shell in ["/bin/sh", "/bin/dash", "/bin/bash", "/bin/busybox"] {
+            if !Path::new(shell).exists() {
+                continue;
+            }
+            let mut cmd = tokio::process::Command::new(shell);
+            if shell.ends_with("busybox") {
+                cmd.arg("sh");
+            }
+            let mut child = cmd
+                .arg("-c")
+                .arg(LOOP)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap();
+            let mut w = child.stdin.take().unwrap();
+            let mut r = BufReader::new(child.stdout.take().unwrap());
+            let mut ready = String::new();
+            r.read_line(&mut ready).await.unwrap();
+            assert!(ready.starts_with("RIG-READY "), "{shell}: {ready:?}");
+            let mut x = async |script: &str, stdin: &[u8]| {
+                frame_exchange(&mut w, &mut r, script.as_bytes(), stdin)
+                    .await
+                    .unwrap()
+            };
+            let o = x("echo out; echo err >&2; exit 3", b"").await;
+            assert_eq!(
+                (o.rc, &o.stdout[..], &o.stderr[..]),
+                (3, &b"out\n"[..], &b"err\n"[..]),
+                "{shell}"
+            );
+            let o = x("true", b"").await;
+            assert_eq!((o.rc, o.stdout.len(), o.stderr.len()), (0, 0, 0), "{shell}");
+            // Binary output, protocol-looking lines.
+            let o = x(r"printf 'a\000b\377\nRIG 0 9 9\n'", b"").await;
+            assert_eq!(o.stdout, b"a\0b\xff\nRIG 0 9 9\n", "{shell}");
+            // The loop's variables are not visible; positional parameters are empty.
+            let o = x("echo \"${_rig_d-unset}${_rig_s-unset}$#\"", b"").await;
+            assert_eq!(o.stdout, b"unsetunset0\n", "{shell}");
+            // stdin: read fully, partly, not at all; the loop stays in sync.
+            let o = x("cat", b"one\ntwo").await;
+            assert_eq!(o.stdout, b"one\ntwo", "{shell}");
+            let o = x("head -c 2", &[7u8; 300_000]).await;
+            assert_eq!(o.stdout, [7, 7], "{shell}");
+            let o = x("echo hi", &[1u8; 70_000]).await;
+            assert_eq!(o.stdout, b"hi\n", "{shell}");
+            // cd, umask, set -e, exit stay inside the command.
+            let o = x("cd /; umask 0; set -e; false; echo no", b"").await;
+            assert_eq!((o.rc, o.stdout.len()), (1, 0), "{shell}");
+            let o = x("pwd; umask", b"").await;
+            assert_ne!(o.stdout, b"/\n0000\n", "{shell}");
+            // Exact bytes of the script: backslashes, blanks, no final newline; big scripts.
+            let o = x("printf '%s|' 'a\\b  ' \"$(printf 'x\\ty')\"", b"").await;
+            assert_eq!(o.stdout, b"a\\b  |x\ty|", "{shell}");
+            let mut big = String::new();
+            for i in 0..2000 {
+                big.push_str(&format!("v{i}='{}'\n", "z".repeat(10)));
+            }
+            big.push_str("echo \"$v1999\"");
+            let o = x(&big, b"").await;
+            assert_eq!(o.stdout, b"zzzzzzzzzz\n", "{shell}");
+            // Killing the loop ends the exchange with an error.
+            let e = frame_exchange(&mut w, &mut r, b"kill -9 $$", b"").await;
+            assert!(e.is_err(), "{shell}");
+        }
+    }
+
     #[test]
     fn splits_like_shlex() {
         let w =
@@ -1152,6 +1375,82 @@ mod tests {
             "{m}"
         );
         assert!(m.contains("has changed"), "{m}");
+    }
+
+    #[test]
+    fn target_from_ansible_vars() {
+        let vars: std::collections::HashMap<&str, &str> = [
+            ("ansible_host", "10.0.0.1"),
+            ("ansible_ssh_host", "10.0.0.2"),
+            ("ansible_port", "2222"),
+            ("ansible_user", "deploy"),
+            ("ansible_ssh_private_key_file", "/k"),
+            ("ansible_ssh_common_args", "-o A=1"),
+            ("ansible_host_key_checking", "False"),
+            ("ansible_ssh_retries", "2"),
+            ("ansible_become_password", "x"),
+            ("ansible_sudo_pass", "y"),
+        ]
+        .into_iter()
+        .collect();
+        let t =
+            SshTarget::from_vars("web1", "sudo", |n| vars.get(n).map(|v| v.to_string())).unwrap();
+        assert_eq!(t.name, "web1");
+        assert_eq!(t.host, "10.0.0.2", "the last defined name wins");
+        assert_eq!(t.port, Some(2222));
+        assert_eq!(t.user.as_deref(), Some("deploy"));
+        assert_eq!(t.private_key_file, Some(PathBuf::from("/k")));
+        assert!(!t.host_key_checking);
+        assert_eq!(t.connect_retries, 2);
+        assert_eq!(t.become_password.as_deref(), Some("y"));
+        let t = SshTarget::from_vars("web1", "su", |n| vars.get(n).map(|v| v.to_string())).unwrap();
+        assert_eq!(t.become_password.as_deref(), Some("x"));
+        let t = SshTarget::from_vars("db", "sudo", |_| None).unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.port, t.host_key_checking),
+            ("db", None, true)
+        );
+        assert!(
+            SshTarget::from_vars("x", "sudo", |n| (n == "ansible_port").then(|| "ssh".into()))
+                .is_err()
+        );
+        assert!(
+            SshTarget::from_vars("x", "sudo", |n| {
+                (n == "ansible_host_key_checking").then(|| "maybe".into())
+            })
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn remote_commands_are_one_plain_line() {
+        let mut t = SshTarget::new("h");
+        let b = |m: &str, u: &str| {
+            ShellKey(Some(Become {
+                method: m.into(),
+                user: u.into(),
+                flags: String::new(),
+            }))
+        };
+        for key in [
+            ShellKey(None),
+            b("sudo", "root"),
+            b("su", "bob"),
+            b("", "x"),
+        ] {
+            for pw in [None, Some("secret".to_string())] {
+                t.become_password = pw;
+                let (cmd, _) = shell_command(&t, &key).unwrap();
+                // Backslashes only in the '\'' of nested quoting (fine for csh too).
+                let plain = cmd.replace("'\\''", "");
+                assert!(!cmd.contains('\n') && !plain.contains('\\'), "{cmd}");
+                assert!(!cmd.contains("secret"), "{cmd}");
+            }
+        }
+        let (cmd, prompt) = shell_command(&t, &b("sudo", "root")).unwrap();
+        assert!(cmd.starts_with("exec sudo -H -S -p "), "{cmd}");
+        assert!(cmd.contains(prompt.as_deref().unwrap()), "{cmd}");
+        assert!(shell_command(&t, &b("doas", "root")).is_err());
     }
 
     #[test]

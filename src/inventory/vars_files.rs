@@ -172,18 +172,13 @@ fn load_vars_file(
         file: file.clone(),
         message,
     };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| err(Location::new(file.as_str(), 1, 1), e.to_string()))?;
-    if text.trim_start().starts_with("$ANSIBLE_VAULT") {
-        return Err(err(
-            Location::new(file.as_str(), 1, 1),
-            "this file is vault-encrypted, and rig cannot decrypt vault files yet".into(),
-        ));
-    }
-    let loaded = yaml::load_str(&text, &file).map_err(|e| match e {
+    let loaded = yaml::load_file(path).map_err(|e| match e {
         yaml::YamlError::Syntax {
             location, message, ..
         } => err(location, message),
+        yaml::YamlError::Vault { source, .. } => {
+            err(Location::new(file.as_str(), 1, 1), source.to_string())
+        }
         yaml::YamlError::Io { source, .. } => {
             err(Location::new(file.as_str(), 1, 1), source.to_string())
         }

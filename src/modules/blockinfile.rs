@@ -218,6 +218,7 @@ impl Module for BlockInFile {
                 path: &path,
                 facts,
                 umask: probe.umask,
+                ids: (probe.uid, probe.gid),
                 new_content: changed.then_some(new),
                 msg: msg.to_string(),
                 backup: a.bool(&["backup"], false)?,

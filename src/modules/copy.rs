@@ -61,13 +61,30 @@ pub async fn put_content(
     let after_header = req.after_header.clone().unwrap_or_else(|| dest.clone());
     let mut data = IndexMap::new();
     let exists = facts.exists();
-    if !exists && !parent_ok {
-        let mut data = IndexMap::new();
-        data.insert("checksum".into(), Value::from(new_sha));
-        return Err(ModuleError::Failed {
-            message: format!("Destination directory {} does not exist", parent_dir(&dest)),
+    // Diffs go with failures too, as Ansible's do.
+    let content_diff = |facts: &FileFacts| {
+        let before = facts.content.clone().unwrap_or_default();
+        let bh = if facts.exists() { dest.as_str() } else { "" };
+        text_diff(bh, &after_header, &before, &req.content)
+    };
+    let fail = |message: String, mut data: IndexMap<String, Value>, facts: &FileFacts| {
+        data.insert("checksum".into(), Value::from(new_sha.clone()));
+        ModuleResult {
+            failed: true,
+            msg: Some(message),
+            diffs: if ctx.diff_mode {
+                vec![content_diff(facts)]
+            } else {
+                vec![]
+            },
             data,
-        });
+            ..Default::default()
+        }
+    };
+    // Ansible checks the directory only when writing (not in check mode).
+    if !exists && !parent_ok && !ctx.check_mode {
+        let msg = format!("Destination directory {} does not exist", parent_dir(&dest));
+        return Ok(fail(msg, IndexMap::new(), facts));
     }
     if facts.is_dir() {
         return Err(fileops::failed(format!("dest {dest} is a directory")));
@@ -97,11 +114,7 @@ pub async fn put_content(
     if content_changed {
         result.changed = true;
         if ctx.diff_mode {
-            let before = facts.content.clone().unwrap_or_default();
-            let bh = if exists { dest.as_str() } else { "" };
-            result
-                .diffs
-                .push(text_diff(bh, &after_header, &before, &req.content));
+            result.diffs.push(content_diff(facts));
         }
         let st = if ctx.check_mode {
             predicted_stat(
@@ -120,7 +133,13 @@ pub async fn put_content(
                 validate: req.validate.clone(),
                 make_parents: false,
             };
-            let written = fileops::atomic_write(ctx, req.content.clone(), &spec).await?;
+            let written = match fileops::atomic_write(ctx, req.content.clone(), &spec).await {
+                Ok(w) => w,
+                Err(ModuleError::Failed { message, data }) => {
+                    return Ok(fail(message, data, facts));
+                }
+                Err(e) => return Err(e),
+            };
             if let Some(b) = written.backup_file {
                 data.insert("backup_file".into(), Value::from(b));
             }
@@ -146,7 +165,8 @@ pub async fn put_content(
                 result.diffs.push(dict_diff(&b, &a));
             }
             if ctx.check_mode {
-                change.apply_to(&current, &req.owner)
+                // Ansible reports the current attributes in check mode.
+                current.clone()
             } else {
                 fileops::apply_attrs(ctx, &dest, &change).await?
             }
@@ -225,6 +245,7 @@ impl Module for Copy {
             .map_err(|e| fileops::failed(format!("Could not read '{}': {e}", path.display())))?;
         req.src_mode = file_mode(&path);
         req.src_basename = Some(basename(&src).to_string());
+        req.after_header = Some(path.display().to_string());
         put_content(ctx, req).await
     }
 }

@@ -86,6 +86,8 @@ pub struct FilePlan {
     pub report_path: String,
     /// chown option: `-h ` (the link itself) or empty (follow).
     pub chown_opts: &'static str,
+    /// The path is created (its attributes are compared with a new path's defaults).
+    pub created: bool,
 }
 
 /// Plans the change from the arguments and the probe (pure).
@@ -172,6 +174,15 @@ pub fn plan(args: &FileArgs, probe: &Probe) -> Result<FilePlan, ModuleError> {
                 }
                 p.script.push_str(&args.owner.shell("\"$p\"", false));
                 p.script.push_str("fi; done\n");
+                p.created = true;
+                let fresh = Stat {
+                    kind: Kind::Dir,
+                    mode: 0o777 & !umask,
+                    uid: probe.uid,
+                    gid: probe.gid,
+                    ..Default::default()
+                };
+                p.attrs = AttrChange::new(&fresh, mode, &args.owner);
                 add_recurse(args, probe, &mut p)?;
                 return Ok(p);
             }
@@ -194,6 +205,15 @@ pub fn plan(args: &FileArgs, probe: &Probe) -> Result<FilePlan, ModuleError> {
                     p.script.push_str(&format!("chmod {m:o} {q} || exit 1\n"));
                 }
                 p.script.push_str(&args.owner.shell(&q, false));
+                p.created = true;
+                let fresh = Stat {
+                    kind: Kind::File,
+                    mode: 0o666 & !umask,
+                    uid: probe.uid,
+                    gid: probe.gid,
+                    ..Default::default()
+                };
+                p.attrs = AttrChange::new(&fresh, mode, &args.owner);
                 return Ok(p);
             }
             p.after_state = prev.to_string();
@@ -382,6 +402,12 @@ impl Module for File {
             reqs.push(ProbeReq::stat(&s));
         }
         let mut extra = fa.owner.probe_sh();
+        if fa.state.as_deref() == Some("absent") {
+            extra.push_str(&format!(
+                "[ -d {q} ] && [ ! -L {q} ] && find {q} -mindepth 1 -exec sh -c 'for f; do if [ -d \"$f\" ]; then echo \"PD=$f\"; else echo \"PF=$f\"; fi; done' sh {{}} +\n",
+                q = shell_quote(&fa.path)
+            ));
+        }
         if fa.recurse {
             extra.push_str(&format!(
                 "[ -d {q} ] && find {q} -mindepth 1 -exec stat -c 'R=%f %u %g %n' {{}} +\n",
@@ -408,13 +434,35 @@ impl Module for File {
             };
             a.insert("state".into(), after.into());
         }
-        p.attrs.add_to(&mut b, &mut a);
-        if ctx.diff_mode && p.changed {
+        // Attributes of a path that does not exist yet are not compared in check mode.
+        if !(p.created && ctx.check_mode) {
+            p.attrs.add_to(&mut b, &mut a);
+        }
+        if p.before_state == "directory" && p.after_state == "absent" {
+            b.insert("path_content".into(), path_content(&fa.path, &probe));
+        }
+        // Ansible's touch reports no diff in check mode.
+        if ctx.diff_mode && p.changed && !(touch && ctx.check_mode) {
             result.diffs.push(dict_diff(&b, &a));
         }
         let f = &probe.files[0];
         let q = shell_quote(&p.report_path);
-        let stat = if !p.changed || ctx.check_mode {
+        let stat = if ctx.check_mode && f.exists() {
+            // Ansible reports the current state in check mode.
+            let st = if fa.follow && f.stat.kind == Kind::Link {
+                f.target.clone().unwrap_or_else(|| f.stat.clone())
+            } else {
+                f.stat.clone()
+            };
+            if p.after_state == "absent" {
+                add_stat_fields(&mut result.data, &st);
+                result
+                    .data
+                    .insert("path".into(), Value::from(fa.path.clone()));
+                return Ok(result);
+            }
+            st
+        } else if !p.changed || ctx.check_mode {
             predict(&fa, &p, f, &probe)
         } else {
             let mut s = String::from(fileops::PROBE_FN);
@@ -473,6 +521,40 @@ impl Module for File {
         }
         Ok(result)
     }
+}
+
+/// Ansible's `path_content` of a directory about to be removed: its subdirectories and files
+/// in `os.walk` order (each walked directory's entries, directories walked in preorder).
+fn path_content(root: &str, probe: &Probe) -> serde_json::Value {
+    let entries: Vec<(&str, bool)> = probe
+        .extra_lines
+        .iter()
+        .filter_map(|(k, v)| match k.as_str() {
+            "PD" => Some((v.as_str(), true)),
+            "PF" => Some((v.as_str(), false)),
+            _ => None,
+        })
+        .collect();
+    let mut walked = vec![root.trim_end_matches('/').to_string()];
+    walked.extend(
+        entries
+            .iter()
+            .filter(|(_, d)| *d)
+            .map(|(p, _)| p.to_string()),
+    );
+    let (mut dirs, mut files) = (Vec::new(), Vec::new());
+    for w in &walked {
+        for (p, is_dir) in &entries {
+            if parent_dir(p) == *w {
+                if *is_dir {
+                    dirs.push(serde_json::Value::from(*p));
+                } else {
+                    files.push(serde_json::Value::from(*p));
+                }
+            }
+        }
+    }
+    serde_json::json!({ "directories": dirs, "files": files })
 }
 
 fn state_name(st: &Stat, planned: &str) -> &'static str {

@@ -339,6 +339,8 @@ pub struct Probe {
     /// The remote shell's umask.
     pub umask: u32,
     pub uid: u32,
+    /// The remote user's primary group.
+    pub gid: u32,
     /// Extra `key=value` lines a module's own script printed.
     pub extra: IndexMap<String, String>,
     /// The same lines in order (keys may repeat).
@@ -350,7 +352,7 @@ pub const PROBE_FN: &str = r#"rig_stat() { stat -c '%f %u %g %s %i %Y %h %U %G' 
 rig_probe() {
   if [ -L "$1" ]; then
     printf 's=%s\n' "$(rig_stat "$1")"
-    printf 'l=%s\n' "$(readlink "$1" | base64 -w0)"
+    rig_l=$(readlink "$1"); printf 'l=%s\n' "$(printf %s "$rig_l" | base64 -w0)"
     if [ -e "$1" ]; then printf 'S=%s\n' "$(rig_stat -L "$1")"; fi
   elif [ -e "$1" ]; then
     printf 's=%s\n' "$(rig_stat "$1")"
@@ -364,7 +366,7 @@ rig_probe() {
 /// print `key=value`).
 pub fn probe_script(reqs: &[ProbeReq], extra: &str) -> String {
     let mut s = String::from(PROBE_FN);
-    s.push_str("printf 'umask=%s\\nuid=%s\\n' \"$(umask)\" \"$(id -u)\"\n");
+    s.push_str("printf 'umask=%s\\nuid=%s\\ngid=%s\\n' \"$(umask)\" \"$(id -u)\" \"$(id -g)\"\n");
     for (i, r) in reqs.iter().enumerate() {
         s.push_str(&format!(
             "echo '@@{i}'; rig_probe {} {} {}\n",
@@ -378,6 +380,7 @@ pub fn probe_script(reqs: &[ProbeReq], extra: &str) -> String {
         s.push_str(extra);
         s.push('\n');
     }
+    s.push_str("exit 0\n");
     s
 }
 
@@ -450,6 +453,7 @@ pub fn parse_probe(reqs: &[ProbeReq], out: &str) -> Result<Probe, ModuleError> {
         match (cur.and_then(|i| probe.files.get_mut(i)), k) {
             (None, "umask") => probe.umask = u32::from_str_radix(v.trim(), 8).unwrap_or(0o022),
             (None, "uid") => probe.uid = v.trim().parse().unwrap_or(0),
+            (None, "gid") => probe.gid = v.trim().parse().unwrap_or(0),
             (Some(f), "s") => {
                 f.stat = parse_stat(v).ok_or_else(|| bad_output("stat", line))?;
             }
@@ -1013,6 +1017,8 @@ pub struct TextEdit<'a> {
     pub path: &'a str,
     pub facts: &'a FileFacts,
     pub umask: u32,
+    /// The remote user's uid and gid: a created file's owner.
+    pub ids: (u32, u32),
     /// The new content, when it differs.
     pub new_content: Option<Vec<u8>>,
     pub msg: String,
@@ -1049,10 +1055,20 @@ pub async fn apply_text_edit(
         Some(m) => Some(m.resolve(base_mode, false, e.umask)?),
         None => None,
     };
-    let attrs = if exists {
-        AttrChange::new(&current, want_mode, e.owner)
-    } else {
+    // A created file is compared with what a new file gets, as Ansible's check_file_attrs
+    // after the write.
+    let fresh = Stat {
+        kind: Kind::File,
+        mode: base_mode,
+        uid: e.ids.0,
+        gid: e.ids.1,
+        ..Default::default()
+    };
+    let attrs = if !exists && ctx.check_mode {
+        // Ansible's check mode stops before comparing the attributes of a file it would create.
         AttrChange::default()
+    } else {
+        AttrChange::new(if exists { &current } else { &fresh }, want_mode, e.owner)
     };
     let mut r = TextEditResult {
         changed: e.new_content.is_some(),
@@ -1090,8 +1106,6 @@ pub async fn apply_text_edit(
         };
         r.changed = true;
         let (mut b, mut a) = (DiffDict::new(), DiffDict::new());
-        b.insert("path".into(), e.path.into());
-        a.insert("path".into(), e.path.into());
         attrs.add_to(&mut b, &mut a);
         r.attr_diff = Some((b, a));
     }

@@ -390,7 +390,7 @@ impl Module for GetUrl {
         }
         s.push_str(
             "tmp=$(mktemp \"$tmpdir/.rig-get_url.XXXXXXXX\") || { printf 'failed to create temporary content file in %s' \"$tmpdir\" >&2; exit 98; }\n\
-             trap 'rm -f \"$tmp\"' EXIT; printf '@@TMP\\t%s\\n' \"$tmp\"\n",
+             trap 'rm -f \"$tmp\" \"$tmp.h\"' EXIT; printf '@@TMP\\t%s\\n' \"$tmp\"\n",
         );
         let ims = if if_modified_since {
             " -z \"$dest\""
@@ -399,19 +399,21 @@ impl Module for GetUrl {
         };
         if ctx.check_mode {
             s.push_str(&format!(
-                "w=$(curl -K - -I{ims} -o /dev/null -w '%{{http_code}}\\t%header{{content-length}}\\t%header{{content-disposition}}\\t%{{url_effective}}') || exit 96\n\
+                "w=$(curl -K - -I{ims} -o /dev/null -D \"$tmp.h\" -w '%{{http_code}}\\t%header{{content-length}}\\t%header{{content-disposition}}\\t%{{url_effective}}') || exit 96\n\
                  : > \"$tmp\"\n"
             ));
         } else {
             s.push_str(&format!(
-                "w=$(curl -K -{ims} -o \"$tmp\" -w '%{{http_code}}\\t%header{{content-length}}\\t%header{{content-disposition}}\\t%{{url_effective}}') || exit 96\n"
+                "w=$(curl -K -{ims} -o \"$tmp\" -D \"$tmp.h\" -w '%{{http_code}}\\t%header{{content-length}}\\t%header{{content-disposition}}\\t%{{url_effective}}') || exit 96\n"
             ));
         }
-        s.push_str(
+        s.push_str(&format!(
             "printf '@@W\\t%s\\n' \"$w\"; printf '@@ELAPSED\\t%s\\n' $(( $(date +%s) - start ))\n\
              code=$(printf '%s' \"$w\" | cut -f1)\n\
-             [ \"$code\" = 304 ] && exit 0\n",
-        );
+             printf '@@REASON\\t%s\\n' \"$(grep -a '^HTTP/' \"$tmp.h\" | tail -n 1 | tr -d '\\r' | cut -d' ' -f3-)\"\n\
+             [ \"$code\" = 304 ] && {{ {stat} exit 0; }}\n",
+            stat = stat_script("dest")
+        ));
         if !url.starts_with("file:/") {
             s.push_str("[ \"$code\" = 200 ] || exit 97\n");
         }
@@ -438,8 +440,9 @@ impl Module for GetUrl {
             if !checksum.is_empty() {
                 s.push_str(&format!(
                     "got=$({algorithm}sum < \"$tmp\" | cut -d' ' -f1)\n\
-                     if [ \"$got\" != {c} ]; then printf '@@MISMATCH\\t%s\\t%s\\n' \"$tmp\" \"$got\"; exit 99; fi\n",
-                    c = q(&checksum)
+                     if [ \"$got\" != {c} ]; then printf '@@MISMATCH\\t%s\\t%s\\n' \"$tmp\" \"$got\"; {stat} exit 99; fi\n",
+                    c = q(&checksum),
+                    stat = stat_script("dest")
                 ));
             }
             s.push_str("if [ \"$src_sha1\" != \"$dest_sha1\" ]; then\n");
@@ -484,7 +487,11 @@ impl Module for GetUrl {
             }
             97 => {
                 data.insert("status_code".into(), Value::from(code));
-                data.insert("response".into(), Value::from(format!("HTTP Error {code}")));
+                let reason = line_val(&so, "@@REASON").unwrap_or("");
+                data.insert(
+                    "response".into(),
+                    Value::from(format!("HTTP Error {code}: {reason}")),
+                );
                 return Err(fail_with("Request failed", data));
             }
             99 => {
@@ -498,6 +505,10 @@ impl Module for GetUrl {
                 if let Some(s) = line_val(&so, "@@DEST_SHA1") {
                     data.insert("checksum_dest".into(), Value::from(s.to_string()));
                 }
+                if let Some(t) = line_val(&so, "@@TMP") {
+                    data.insert("src".into(), Value::from(t.to_string()));
+                }
+                add_path_info(&mut data, &so);
                 return Err(fail_with(
                     format!(
                         "The checksum for {} did not match {checksum}; it was {}.",
@@ -513,9 +524,10 @@ impl Module for GetUrl {
             let mut d = IndexMap::new();
             d.insert("url".into(), Value::from(url));
             d.insert("dest".into(), Value::from(dest));
-            d.insert("msg".into(), Value::from("Not Modified"));
+            d.insert("msg".into(), Value::from("HTTP Error 304: Not Modified"));
             d.insert("status_code".into(), Value::from(304));
             d.insert("elapsed".into(), data["elapsed"].clone());
+            add_path_info(&mut d, &so);
             return Ok(result(false, d));
         }
         let src_sha1 = line_val(&so, "@@SRC_SHA1").unwrap_or("").to_string();

@@ -295,6 +295,7 @@ impl Module for LineInFile {
             path: &path,
             facts,
             umask: probe.umask,
+            ids: (probe.uid, probe.gid),
             new_content: out.changed.then_some(after),
             msg: out.msg,
             backup: a.bool(&["backup"], false)?,

@@ -1,9 +1,229 @@
-//! `pip` (in progress).
+//! `pip`: Python packages with the target's pip (Python is needed here because pip is).
+//! One round trip: create the virtualenv when missing, `pip list --format=freeze` before and
+//! after when Ansible compares them (requirements, VCS URLs), the pip command itself. `changed`
+//! as Ansible decides it: "Successfully installed/uninstalled" in pip's output, or the freeze
+//! lists differing, or a new virtualenv. Check mode compares the freeze list with the specs.
 
+use super::system::{ArgReader, fail, fail_with, q, result, sh};
 use super::{Args, Module, ModuleContext, ModuleError, ModuleResult};
 use async_trait::async_trait;
+use indexmap::IndexMap;
+use minijinja::Value;
+use std::cmp::Ordering;
 
 pub struct Pip;
+
+const SPEC: &[&str] = &[
+    "state",
+    "name",
+    "version",
+    "requirements",
+    "virtualenv",
+    "virtualenv_site_packages",
+    "virtualenv_command",
+    "virtualenv_python",
+    "extra_args",
+    "editable",
+    "chdir",
+    "executable",
+    "umask",
+    "break_system_packages",
+];
+
+/// One requirement: canonical name and its version clauses (`(">=", "1.0")`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Req {
+    pub text: String,
+    pub name: String,
+    pub specs: Vec<(String, String)>,
+    pub plain: bool,
+}
+
+pub fn canonicalize(name: &str) -> String {
+    let mut out = String::new();
+    let mut sep = false;
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            sep = true;
+        } else {
+            if sep {
+                out.push('-');
+            }
+            sep = false;
+            out.extend(c.to_lowercase());
+        }
+    }
+    if sep {
+        out.push('-');
+    }
+    out
+}
+
+/// Parses `name[extras] OP ver, OP ver` (a subset of PEP 508: what playbooks use).
+pub fn parse_req(s: &str, version: Option<&str>) -> Req {
+    let mut text = s.trim().to_string();
+    if let Some(v) = version {
+        let v = v.trim_start();
+        let sep = if v.starts_with(|c: char| c.is_ascii_digit()) {
+            "=="
+        } else {
+            " "
+        };
+        text = format!("{text}{sep}{v}");
+    }
+    let name_end = text
+        .find(|c: char| !(c.is_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .unwrap_or(text.len());
+    let name = &text[..name_end];
+    let mut rest = text[name_end..].trim_start();
+    let mut extras = String::new();
+    if rest.starts_with('[')
+        && let Some(e) = rest.find(']')
+    {
+        extras = rest[..=e].replace(' ', "");
+        rest = rest[e + 1..].trim_start();
+    }
+    let plain = !name.is_empty()
+        && !text.contains("://")
+        && rest
+            .chars()
+            .all(|c| c.is_alphanumeric() || " <>=!~.,*+-_".contains(c));
+    let mut specs = Vec::new();
+    if plain {
+        for clause in rest.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+            let op_end = clause
+                .find(|c: char| !"<>=!~".contains(c))
+                .unwrap_or(clause.len());
+            specs.push((
+                clause[..op_end].to_string(),
+                clause[op_end..].trim().to_string(),
+            ));
+        }
+    }
+    let normalised = if plain {
+        let spec_text: Vec<String> = specs.iter().map(|(o, v)| format!("{o}{v}")).collect();
+        format!("{name}{extras}{}", spec_text.join(","))
+    } else {
+        text.clone()
+    };
+    Req {
+        text: normalised,
+        name: if plain {
+            canonicalize(name)
+        } else {
+            text.clone()
+        },
+        specs,
+        plain,
+    }
+}
+
+/// Ansible's `_recover_package_name`: rejoins `['django>1.1', '<2']` into `django>1.1,<2`.
+pub fn recover_names(names: &[String]) -> Vec<String> {
+    let parts: Vec<&str> = names.iter().flat_map(|n| n.split(',')).collect();
+    let is_name = |n: &str| {
+        let n = n.trim();
+        !n.is_empty() && !n.starts_with(|c: char| "<>=!~".contains(c))
+    };
+    let mut out: Vec<String> = Vec::new();
+    let mut cur: Vec<&str> = Vec::new();
+    let mut in_brackets = false;
+    for p in parts {
+        if is_name(p) && !in_brackets && !cur.is_empty() {
+            out.push(cur.join(","));
+            cur.clear();
+        }
+        if p.contains('[') {
+            in_brackets = true;
+        }
+        if in_brackets && p.contains(']') {
+            in_brackets = false;
+        }
+        cur.push(p);
+    }
+    out.push(cur.join(","));
+    out
+}
+
+fn vcmp(a: &str, b: &str) -> Ordering {
+    let parse = |s: &str| -> Vec<u64> {
+        s.split(['.', '-', '+'])
+            .map(|p| {
+                p.chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect::<String>()
+                    .parse()
+                    .unwrap_or(0)
+            })
+            .collect()
+    };
+    let (mut x, mut y) = (parse(a), parse(b));
+    let n = x.len().max(y.len());
+    x.resize(n, 0);
+    y.resize(n, 0);
+    x.cmp(&y)
+}
+
+impl Req {
+    pub fn satisfied_by(&self, v: &str) -> bool {
+        self.plain
+            && self.specs.iter().all(|(op, want)| match op.as_str() {
+                "==" | "===" => {
+                    if let Some(prefix) = want.strip_suffix(".*") {
+                        v == prefix || v.starts_with(&format!("{prefix}."))
+                    } else {
+                        vcmp(v, want) == Ordering::Equal
+                    }
+                }
+                "!=" => vcmp(v, want) != Ordering::Equal,
+                ">=" => vcmp(v, want) != Ordering::Less,
+                "<=" => vcmp(v, want) != Ordering::Greater,
+                ">" => vcmp(v, want) == Ordering::Greater,
+                "<" => vcmp(v, want) == Ordering::Less,
+                "~=" => {
+                    let mut parts: Vec<&str> = want.split('.').collect();
+                    parts.pop();
+                    let prefix = parts.join(".");
+                    vcmp(v, want) != Ordering::Less
+                        && (v == prefix || v.starts_with(&format!("{prefix}.")))
+                }
+                _ => false,
+            })
+    }
+}
+
+/// Ansible's `_is_present` over `pip list --format=freeze` lines.
+pub fn is_present(req: &Req, freeze: &str) -> bool {
+    freeze.lines().any(|l| {
+        l.split_once("==").is_some_and(|(n, v)| {
+            !v.contains("==") && canonicalize(n) == req.name && req.satisfied_by(v)
+        })
+    })
+}
+
+fn sections(out: &str) -> IndexMap<String, String> {
+    let mut m: IndexMap<String, String> = IndexMap::new();
+    let mut cur: Option<String> = None;
+    for l in out.split_inclusive('\n') {
+        if let Some(name) = l.strip_prefix("@@SEC ") {
+            cur = Some(name.trim().to_string());
+            m.entry(name.trim().to_string()).or_default();
+        } else if let Some(c) = &cur
+            && let Some(x) = l.strip_prefix('|')
+        {
+            m.entry(c.clone()).or_default().push_str(x);
+        }
+    }
+    m
+}
+
+fn section_cmd(name: &str, cmd: &str) -> String {
+    format!(
+        "{cmd} >/tmp/.rig-pip-o.$$ 2>/tmp/.rig-pip-e.$$; rc=$?\n\
+         echo '@@SEC {name}.out'; sed 's/^/|/' /tmp/.rig-pip-o.$$; echo '@@SEC {name}.err'; sed 's/^/|/' /tmp/.rig-pip-e.$$\n\
+         echo '@@SEC {name}.rc'; echo \"|$rc\"; rm -f /tmp/.rig-pip-o.$$ /tmp/.rig-pip-e.$$\n"
+    )
+}
 
 #[async_trait]
 impl Module for Pip {
@@ -13,11 +233,300 @@ impl Module for Pip {
     fn supports_check_mode(&self) -> bool {
         true
     }
-    async fn run(
-        &self,
-        _args: &Args,
-        _ctx: &ModuleContext<'_>,
-    ) -> Result<ModuleResult, ModuleError> {
-        Err(ModuleError::Args("pip: not implemented yet".into()))
+
+    async fn run(&self, args: &Args, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
+        let a = ArgReader::new("pip", args, SPEC)?;
+        let state = a
+            .choice(
+                "state",
+                &["present", "absent", "latest", "forcereinstall"],
+                Some("present"),
+            )?
+            .unwrap_or_default();
+        let names = a.list("name")?;
+        let version = a.str("version")?;
+        let requirements = a.str("requirements")?;
+        let mut env = a.str("virtualenv")?;
+        let executable = a.str("executable")?;
+        let chdir_arg = a.str("chdir")?;
+        let mut extra_args = a.str("extra_args")?;
+        if names.is_none() && requirements.is_none() {
+            return Err(ModuleError::Args(
+                "one of the following is required: name, requirements".into(),
+            ));
+        }
+        if names.is_some() && requirements.is_some() {
+            return Err(ModuleError::Args(
+                "parameters are mutually exclusive: name|requirements".into(),
+            ));
+        }
+        if executable.is_some() && env.is_some() {
+            return Err(ModuleError::Args(
+                "parameters are mutually exclusive: executable|virtualenv".into(),
+            ));
+        }
+        if state == "latest" && version.is_some() {
+            return Err(fail("version is incompatible with state=latest"));
+        }
+        if let (Some(e), Some(c)) = (&env, &chdir_arg)
+            && !e.starts_with('/')
+        {
+            env = Some(format!("{}/{e}", c.trim_end_matches('/')));
+        }
+        let chdir = chdir_arg.unwrap_or_else(|| "/tmp".into());
+        let venv_cmd = a.str_or("virtualenv_command", "virtualenv")?;
+        let venv_python = a.str("virtualenv_python")?;
+        let umask = a.str("umask")?;
+        if let Some(u) = &umask
+            && u8::from_str_radix(u.trim_start_matches("0o"), 8).is_err()
+            && u32::from_str_radix(u, 8).is_err()
+        {
+            return Err(fail("umask must be an octal integer"));
+        }
+        let mut reqs: Vec<Req> = Vec::new();
+        let mut has_vcs = false;
+        if let Some(n) = &names {
+            has_vcs = n.iter().any(|p| {
+                ["git+", "hg+", "svn+", "bzr+"]
+                    .iter()
+                    .any(|v| p.contains(v))
+            });
+            reqs = recover_names(n)
+                .iter()
+                .map(|p| parse_req(p, None))
+                .collect();
+            if let Some(v) = &version {
+                if reqs.len() > 1 {
+                    return Err(fail(
+                        "'version' argument is ambiguous when installing multiple package distributions. Please specify version restrictions next to each package in 'name' argument.",
+                    ));
+                }
+                if reqs[0].plain && !reqs[0].specs.is_empty() {
+                    return Err(fail(
+                        "The 'version' argument conflicts with any version specifier provided along with a package name. Please keep the version specifier, but remove the 'version' argument.",
+                    ));
+                }
+                reqs[0] = parse_req(&reqs[0].text.clone(), Some(v));
+            }
+        }
+        if a.bool("editable", false)? {
+            let mut list: Vec<String> = extra_args
+                .as_deref()
+                .map(|e| e.split(' ').map(str::to_string).collect())
+                .unwrap_or_default();
+            if !list.iter().any(|x| x == "-e") {
+                list.push("-e".into());
+                extra_args = Some(list.join(" "));
+            }
+        }
+
+        // pip itself, as Ansible's _get_pip resolves it (in shell, on the target).
+        let pip_sh = match (&env, &executable) {
+            (Some(e), _) => format!(
+                "if [ -x {e}/bin/pip3 ]; then pip={e}/bin/pip3; elif [ -x {e}/bin/pip ]; then pip={e}/bin/pip; else printf 'Unable to find pip in the virtualenv, %s, under any of these names: pip3, pip. Make sure pip is present in the virtualenv.' {e} >&2; exit 90; fi\n",
+                e = q(e)
+            ),
+            (None, Some(x)) if x.starts_with('/') => format!("pip={}\n", q(x)),
+            (None, Some(x)) => format!(
+                "pip=$(command -v {x}) || {{ printf 'Unable to find any of %s to use.  pip needs to be installed.' {x} >&2; exit 90; }}\n",
+                x = q(x)
+            ),
+            (None, None) => "if python3 -c 'import pip' >/dev/null 2>&1; then pip='python3 -m pip'; elif command -v pip3 >/dev/null; then pip=pip3; else echo 'Unable to find any of pip3 to use.  pip needs to be installed.' >&2; exit 90; fi\n".into(),
+        };
+        let mut cmd_words: Vec<String> = match state.as_str() {
+            "absent" => vec!["uninstall".into(), "-y".into()],
+            "latest" => vec!["install".into(), "-U".into()],
+            "forcereinstall" => vec!["install".into(), "-U".into(), "--force-reinstall".into()],
+            _ => vec!["install".into()],
+        };
+        if let Some(e) = &extra_args {
+            cmd_words.extend(e.split_whitespace().map(str::to_string));
+        }
+        if names.is_some() {
+            cmd_words.extend(reqs.iter().map(|r| r.text.clone()));
+        } else if let Some(r) = &requirements {
+            cmd_words.extend(["-r".into(), r.clone()]);
+        }
+        let mut s = String::new();
+        if let Some(u) = &umask {
+            s.push_str(&format!("umask {}\n", q(u)));
+        }
+        if a.bool("break_system_packages", false)? {
+            s.push_str("PIP_BREAK_SYSTEM_PACKAGES=1; export PIP_BREAK_SYSTEM_PACKAGES\n");
+        }
+        s.push_str(&format!("cd {} || exit 91\n", q(&chdir)));
+        let mut venv_words: Vec<String> = Vec::new();
+        if let Some(e) = &env {
+            s.push_str(&format!("[ -e {}/bin/activate ] || echo @@NEWVENV\n", q(e)));
+            venv_words = venv_cmd.split_whitespace().map(str::to_string).collect();
+            let is_venv = venv_words.first().is_some_and(|c| c == "pyvenv")
+                || venv_words
+                    .windows(2)
+                    .any(|w| w[0] == "-m" && w[1] == "venv");
+            if a.bool("virtualenv_site_packages", false)? {
+                venv_words.push("--system-site-packages".into());
+            }
+            if !is_venv {
+                venv_words.push(format!(
+                    "-p{}",
+                    venv_python
+                        .clone()
+                        .unwrap_or_else(|| "/usr/bin/python3".into())
+                ));
+            } else if venv_python.is_some() {
+                return Err(fail(
+                    "virtualenv_python should not be used when using the venv module or pyvenv as virtualenv_command",
+                ));
+            }
+            venv_words.push(e.clone());
+            if ctx.check_mode {
+                s.push_str(&format!("[ -e {}/bin/activate ] || exit 0\n", q(e)));
+            } else {
+                let first = q(&venv_words[0]);
+                let rest: Vec<String> = venv_words[1..].iter().map(|w| q(w)).collect();
+                s.push_str(&format!(
+                    "if [ ! -e {e}/bin/activate ]; then\n\
+                       v=$(command -v {first}) || {{ printf 'Failed to find required executable \"%s\" in paths' {first} >&2; exit 92; }}\n\
+                       {sec}\
+                       [ \"$rc\" = 0 ] || exit 93\n\
+                     fi\n",
+                    e = q(e),
+                    sec = section_cmd("venv", &format!("\"$v\" {}", rest.join(" ")))
+                ));
+            }
+        }
+        s.push_str(&pip_sh);
+        s.push_str("echo \"@@PIP $pip\"\n");
+        let freeze = "$pip list --format=freeze 2>/dev/null || $pip freeze";
+        let check_short = ctx.check_mode
+            && (extra_args.is_some()
+                || requirements.is_some()
+                || state == "latest"
+                || names.is_none());
+        if ctx.check_mode {
+            if !check_short {
+                s.push_str(&section_cmd("freeze", &format!("{{ {freeze}; }}")));
+            }
+        } else {
+            if requirements.is_some() || has_vcs {
+                s.push_str(&section_cmd("before", &format!("{{ {freeze}; }}")));
+            }
+            let words: Vec<String> = cmd_words.iter().map(|w| q(w)).collect();
+            s.push_str(&section_cmd("pip", &format!("$pip {}", words.join(" "))));
+            if requirements.is_some() || has_vcs {
+                s.push_str(&section_cmd("after", &format!("{{ {freeze}; }}")));
+            }
+        }
+        let out = sh(ctx, &s).await?;
+        let so = out.stdout_str();
+        let se = out.stderr_str();
+        let sec = sections(&so);
+        let get = |k: &str| sec.get(k).cloned().unwrap_or_default();
+        match out.rc {
+            0 => {}
+            90..=92 => return Err(fail(se.trim().to_string())),
+            93 => {
+                let mut msg = String::new();
+                let (o, e) = (get("venv.out"), get("venv.err"));
+                if !o.is_empty() {
+                    msg.push_str(&format!("stdout: {o}"));
+                }
+                if !e.is_empty() {
+                    msg.push_str(&format!("\n:stderr: {e}"));
+                }
+                let mut d = IndexMap::new();
+                d.insert("cmd".into(), Value::from(venv_words));
+                return Err(fail_with(msg, d));
+            }
+            _ => return Err(fail(format!("pip failed: {}", se.trim()))),
+        }
+        let venv_created = so.lines().any(|l| l == "@@NEWVENV");
+        let pip_cmd: Vec<String> = so
+            .lines()
+            .find_map(|l| l.strip_prefix("@@PIP "))
+            .unwrap_or("pip")
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        let mut data = IndexMap::new();
+        if ctx.check_mode {
+            if venv_created || check_short {
+                return Ok(result(true, IndexMap::new()));
+            }
+            let fr = get("freeze.out");
+            let changed = reqs.iter().any(|r| {
+                let p = is_present(r, &fr);
+                (state == "present" && !p) || (state == "absent" && p)
+            });
+            let mut c = pip_cmd.clone();
+            c.extend(["list".into(), "--format=freeze".into()]);
+            data.insert("cmd".into(), Value::from(c.join(" ")));
+            data.insert("stdout".into(), Value::from(fr));
+            data.insert("stderr".into(), Value::from(get("freeze.err")));
+            return Ok(result(changed, data));
+        }
+        let mut full_cmd = pip_cmd.clone();
+        full_cmd.extend(cmd_words);
+        let out_pip = get("pip.out");
+        let err_pip = get("pip.err");
+        let rc: i32 = get("pip.rc").trim().parse().unwrap_or(1);
+        let stdout = format!("{}{}", get("venv.out"), out_pip);
+        let stderr = format!("{}{}", get("venv.err"), err_pip);
+        if rc == 1
+            && state == "absent"
+            && (out_pip.contains("not installed") || err_pip.contains("not installed"))
+        {
+        } else if rc != 0 {
+            let mut msg = String::new();
+            if !stdout.is_empty() {
+                msg.push_str(&format!("stdout: {stdout}"));
+            }
+            if !stderr.is_empty() {
+                msg.push_str(&format!("\n:stderr: {stderr}"));
+            }
+            let mut d = IndexMap::new();
+            d.insert("cmd".into(), Value::from(full_cmd));
+            return Err(fail_with(msg, d));
+        }
+        let changed = if state == "absent" {
+            out_pip.contains("Successfully uninstalled")
+        } else if requirements.is_some() || has_vcs {
+            get("before.out") != get("after.out")
+        } else {
+            out_pip.contains("Successfully installed")
+        } || venv_created;
+        data.insert("cmd".into(), Value::from(full_cmd));
+        data.insert("name".into(), Value::from(names));
+        data.insert("version".into(), Value::from(version));
+        data.insert("state".into(), Value::from(state));
+        data.insert("requirements".into(), Value::from(requirements));
+        data.insert("virtualenv".into(), Value::from(env));
+        data.insert("stdout".into(), Value::from(stdout));
+        data.insert("stderr".into(), Value::from(stderr));
+        Ok(result(changed, data))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_specs() {
+        assert_eq!(
+            recover_names(&["django>1.11.1".into(), "<1.11.3".into(), "ipaddress".into()]),
+            vec!["django>1.11.1,<1.11.3", "ipaddress"]
+        );
+        let r = parse_req("Foo_Bar >= 1.0, <2", None);
+        assert_eq!(r.name, "foo-bar");
+        assert_eq!(r.text, "Foo_Bar>=1.0,<2");
+        assert!(r.satisfied_by("1.5") && !r.satisfied_by("2.0") && !r.satisfied_by("0.9"));
+        let v = parse_req("six", Some("1.16.0"));
+        assert_eq!(v.text, "six==1.16.0");
+        assert!(is_present(&v, "pip==23.0\nsix==1.16.0\n"));
+        assert!(!is_present(&parse_req("six==1.15", None), "six==1.16.0\n"));
+        assert!(parse_req("x~=1.4", None).satisfied_by("1.9"));
+        assert!(!parse_req("x~=1.4", None).satisfied_by("2.0"));
+        assert!(!parse_req("git+https://h/r.git", None).plain);
     }
 }

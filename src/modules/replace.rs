@@ -145,6 +145,7 @@ impl Module for Replace {
                 path: &path,
                 facts,
                 umask: probe.umask,
+                ids: (probe.uid, probe.gid),
                 new_content: new,
                 msg,
                 backup: a.bool(&["backup"], false)?,

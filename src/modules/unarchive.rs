@@ -6,7 +6,9 @@
 //! Round trips: probe (creates, dest, tar flavour, a private temp dir) → push the controller
 //! file (unless `remote_src`) → detect the handler, list and diff → extract, fix attributes.
 
-use super::system::{ArgReader, FileAttrs, fail, fail_with, q, result, sh};
+use super::system::{
+    ArgReader, FileAttrs, add_path_info, fail, fail_with, q, result, sh, stat_script,
+};
 use super::{Args, Module, ModuleContext, ModuleError, ModuleResult};
 use async_trait::async_trait;
 use indexmap::IndexMap;
@@ -108,6 +110,7 @@ pub fn top_folders(files: &[String]) -> Vec<String> {
 }
 
 struct TarOpts<'a> {
+    tar: &'a str,
     opts: &'a [String],
     excludes: &'a [String],
     includes: &'a [String],
@@ -118,7 +121,7 @@ struct TarOpts<'a> {
 impl TarOpts<'_> {
     /// `tar --OP -C dest FLAG ... -f src includes` as Ansible builds it (argv words).
     fn argv(&self, op: &str, flag: &str, dest: &str, src: &str, with_owner: bool) -> Vec<String> {
-        let mut c: Vec<String> = vec!["tar".into(), format!("--{op}"), "-C".into(), dest.into()];
+        let mut c: Vec<String> = vec![self.tar.into(), format!("--{op}"), "-C".into(), dest.into()];
         if !flag.is_empty() {
             c.push(flag.into());
         }
@@ -227,6 +230,7 @@ impl Module for Unarchive {
             "[ -d {d} ] || {{ echo @@NODEST; exit 0; }}\n\
              printf '@@ABSDEST\\t%s\\n' \"$(cd {d} && pwd -P)\"\n\
              tar --version 2>/dev/null | head -n 1 | sed 's/^/@@TAR\\t/'\n\
+             printf '@@TARPATH\\t%s\\n' \"$(command -v gtar || command -v tar)\"\n\
              printf '@@UID\\t%s\\n' \"$(id -u)\"\n",
             d = q(&dest)
         ));
@@ -276,6 +280,7 @@ impl Module for Unarchive {
             return Ok(r);
         }
         let tmp = tagged_block(&so, "@@TMP").trim().to_string();
+        let so_probe = so.clone();
         let root = tagged_block(&so, "@@UID").trim() == "0";
         let abs_dest = tagged_block(&so, "@@ABSDEST").trim().to_string();
         let cleanup = format!("rm -rf {}", q(&tmp));
@@ -301,7 +306,9 @@ impl Module for Unarchive {
             None => src.clone(),
         };
 
+        let tar_path = tagged_block(&so_probe, "@@TARPATH").trim().to_string();
         let t = TarOpts {
+            tar: &tar_path,
             opts: &extra_opts,
             excludes: &excludes,
             includes: &includes,
@@ -324,7 +331,7 @@ impl Module for Unarchive {
                 "if l=$({list} 2>/tmp/.rig-ua-err.$$) && [ -n \"$l\" ]; then\n\
                    echo '@@HANDLER\t{name}'; printf '%s\\n' \"$l\" | sed 's/^/@@F\\t/'\n\
                    d=$({diff} 2>/tmp/.rig-ua-err.$$); printf '%s\\n' \"$d\" | sed 's/^/@@DO\\t/'; sed 's/^/@@DE\\t/' /tmp/.rig-ua-err.$$; rm -f /tmp/.rig-ua-err.$$; exit 0\n\
-                 else printf '@@WHY\\t{name}\\t%s\\n' \"$(head -c 300 /tmp/.rig-ua-err.$$ | tr '\\n' ' ')\"; [ -n \"$l\" ] || echo '@@EMPTYLIST\t{name}'; fi\n"
+                 else sed 's/^/@@WHY\\t{name}\\t/' /tmp/.rig-ua-err.$$; echo '@@WHYEND\t{name}'; fi\n"
             ));
         }
         s.push_str("rm -f /tmp/.rig-ua-err.$$; exit 0\n");
@@ -332,21 +339,20 @@ impl Module for Unarchive {
         let so = out.stdout_str();
         let Some(handler) = so.lines().find_map(|l| l.strip_prefix("@@HANDLER\t")) else {
             let _ = sh(ctx, &cleanup).await;
-            let mut reasons: Vec<String> = so
-                .lines()
-                .filter_map(|l| l.strip_prefix("@@WHY\t"))
-                .map(|w| {
-                    let (_, why) = w.split_once('\t').unwrap_or((w, ""));
-                    if why.trim().is_empty() {
-                        "Command \"/usr/bin/tar\" found no files in archive. Empty archive files are not supported.".to_string()
-                    } else {
-                        format!(
-                            "Command \"/usr/bin/tar\" could not handle archive: Unable to list files in the archive: {}",
-                            why.trim()
-                        )
-                    }
-                })
-                .collect();
+            let tar = &tar_path;
+            let mut reasons: Vec<String> = Vec::new();
+            for (name, _) in HANDLERS {
+                let why: String = so
+                    .lines()
+                    .filter_map(|l| l.strip_prefix(&format!("@@WHY\t{name}\t")))
+                    .map(|l| format!("{l}\n"))
+                    .collect();
+                reasons.push(if why.trim().is_empty() {
+                    format!("Command \"{tar}\" found no files in archive. Empty archive files are not supported.")
+                } else {
+                    format!("Command \"{tar}\" could not handle archive: Unable to list files in the archive: {why}")
+                });
+            }
             reasons.dedup();
             reasons.push(
                 "Unable to find required 'unzip' or 'zipinfo' binary in the path.".to_string(),
@@ -395,7 +401,11 @@ impl Module for Unarchive {
                 ));
             }
         }
-        s.push_str(&format!("{cleanup}\nexit 0\n"));
+        s.push_str(&format!(
+            "{cleanup}\ndest={}\n{}exit 0\n",
+            q(&abs_dest),
+            stat_script("dest")
+        ));
         let out = sh(ctx, &s).await?;
         let so = out.stdout_str();
         let mut changed = !unarchived;
@@ -424,6 +434,7 @@ impl Module for Unarchive {
         if list_files {
             data.insert("files".into(), Value::from(files));
         }
+        add_path_info(&mut data, &so);
         Ok(result(changed, data))
     }
 }
@@ -477,6 +488,7 @@ mod tests {
             ..Default::default()
         };
         let t = TarOpts {
+            tar: "tar",
             opts: &["--strip-components=1".into()],
             excludes: &["x".into()],
             includes: &[],

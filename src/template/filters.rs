@@ -59,19 +59,6 @@ fn kw_bool(kw: &Kwargs, name: &str, default: bool) -> Result<bool, Error> {
         .map_or(default, |v| truthy(&v)))
 }
 
-/// Separates trailing keyword arguments from positional ones in a `Rest`.
-pub(crate) fn split_kwargs(args: Rest<Value>) -> Result<(Vec<Value>, Kwargs), Error> {
-    let mut pos = args.0;
-    if pos.last().is_some_and(Value::is_kwargs) {
-        let kw = pos.pop().map(Kwargs::try_from).transpose()?;
-        return Ok((
-            pos,
-            kw.unwrap_or_else(|| Kwargs::from_iter(Vec::<(String, Value)>::new())),
-        ));
-    }
-    Ok((pos, Kwargs::from_iter(Vec::<(String, Value)>::new())))
-}
-
 // ---------------------------------------------------------------- regex (Python `re`)
 
 static REGEX_CACHE: LazyLock<Mutex<HashMap<String, Arc<fancy_regex::Regex>>>> =
@@ -232,18 +219,17 @@ fn regex_replace(
     Ok(out)
 }
 
-fn regex_search(value: Value, regex: String, args: Rest<Value>) -> Result<Value, Error> {
+fn regex_search(
+    value: Value,
+    regex: String,
+    args: Rest<Value>,
+    kw: Kwargs,
+) -> Result<Value, Error> {
     let value = to_text(&value);
     let mut groups: Vec<String> = Vec::new();
-    let mut ic = false;
-    let mut ml = false;
+    let ic = kw_bool(&kw, "ignorecase", false)?;
+    let ml = kw_bool(&kw, "multiline", false)?;
     for a in args.iter() {
-        if a.is_kwargs() {
-            let kw = Kwargs::try_from(a.clone())?;
-            ic = kw_bool(&kw, "ignorecase", false)?;
-            ml = kw_bool(&kw, "multiline", false)?;
-            continue;
-        }
         let s = a.as_str().ok_or_else(|| err("Unknown argument"))?;
         if let Some(rest) = s.strip_prefix("\\g<") {
             groups.push(rest.trim_end_matches('>').to_string());
@@ -673,8 +659,7 @@ fn merge_hash(x: &Value, y: &Value, recursive: bool, list_merge: &str) -> Result
     Ok(map_value(xm))
 }
 
-fn combine(args: Rest<Value>) -> Result<Value, Error> {
-    let (terms, kw) = split_kwargs(args)?;
+fn combine(terms: Rest<Value>, kw: Kwargs) -> Result<Value, Error> {
     let recursive = kw_bool(&kw, "recursive", false)?;
     let list_merge: String = kw
         .get::<Option<String>>("list_merge")?
@@ -1069,15 +1054,12 @@ fn zip(a: Value, others: Rest<Value>) -> Result<Value, Error> {
     ))
 }
 
-fn zip_longest(a: Value, others: Rest<Value>) -> Result<Value, Error> {
+fn zip_longest(a: Value, others: Rest<Value>, kw: Kwargs) -> Result<Value, Error> {
     let mut lists = vec![items(&a)?];
-    let mut fill = Value::from(());
+    let fill = kw
+        .get::<Option<Value>>("fillvalue")?
+        .unwrap_or(Value::from(()));
     for o in others.iter() {
-        if o.is_kwargs() {
-            let kw = Kwargs::try_from(o.clone())?;
-            fill = kw.get::<Option<Value>>("fillvalue")?.unwrap_or_default();
-            continue;
-        }
         lists.push(items(o)?);
     }
     let n = lists.iter().map(Vec::len).max().unwrap_or(0);
@@ -1095,12 +1077,10 @@ fn zip_longest(a: Value, others: Rest<Value>) -> Result<Value, Error> {
     ))
 }
 
-fn product(a: Value, others: Rest<Value>) -> Result<Value, Error> {
+fn product(a: Value, others: Rest<Value>, kw: Kwargs) -> Result<Value, Error> {
+    let _: Option<Value> = kw.get("repeat")?;
     let mut lists = vec![items(&a)?];
     for o in others.iter() {
-        if o.is_kwargs() {
-            continue;
-        }
         lists.push(items(o)?);
     }
     let mut acc: Vec<Vec<Value>> = vec![vec![]];
@@ -1489,13 +1469,13 @@ fn jinja_int(
         None => kw.get::<Option<u32>>("base")?.unwrap_or(10),
     };
     match v.kind() {
-        ValueKind::Bool => return Ok(Value::from(v.is_true() as i64)),
+        ValueKind::Bool => Ok(Value::from(v.is_true() as i64)),
         ValueKind::Number => {
             if v.is_integer() {
                 return Ok(v);
             }
             let f = f64::try_from(v.clone()).unwrap_or(0.0);
-            return Ok(Value::from(f.trunc() as i64));
+            Ok(Value::from(f.trunc() as i64))
         }
         ValueKind::String => {
             let s = v.as_str().unwrap_or_default().trim().replace('_', "");
@@ -2013,7 +1993,9 @@ fn loose_parts(s: &str) -> Vec<Part> {
     out
 }
 
-fn strict_parts(s: &str) -> Result<(Vec<u64>, Option<(String, u64)>), Error> {
+type StrictVersion = (Vec<u64>, Option<(String, u64)>);
+
+fn strict_parts(s: &str) -> Result<StrictVersion, Error> {
     let re = py_regex(r"^(\d+)\.(\d+)(\.(\d+))?([ab](\d+))?$", false, false)?;
     let caps = re.captures(s).ok().flatten().ok_or_else(|| {
         err(format!(

@@ -5,7 +5,7 @@
 //! returns other lists unchanged (ansible-core 2.19 `_invoke_lookup`).
 
 use super::RenderCtx;
-use super::filters::{err, expanduser, map_value, split_kwargs, to_bool, truthy};
+use super::filters::{err, expanduser, map_value, to_bool, truthy};
 use super::pyrepr::to_text;
 use minijinja::value::{Kwargs, Rest, ValueKind};
 use minijinja::{Environment, Error, State, Value};
@@ -543,8 +543,12 @@ pub(crate) fn register(env: &mut Environment<'static>, ctx: Arc<RenderCtx>) {
     let c1 = ctx.clone();
     env.add_function(
         "lookup",
-        move |state: &State, name: String, args: Rest<Value>| -> Result<Value, Error> {
-            let (terms, kw) = split_kwargs(args)?;
+        move |state: &State,
+              name: String,
+              terms: Rest<Value>,
+              kw: Kwargs|
+              -> Result<Value, Error> {
+            let terms = terms.0;
             let wantlist = kw
                 .get::<Option<Value>>("wantlist")?
                 .is_some_and(|v| to_bool(&v));
@@ -577,8 +581,12 @@ pub(crate) fn register(env: &mut Environment<'static>, ctx: Arc<RenderCtx>) {
         let c2 = ctx.clone();
         env.add_function(
             qname,
-            move |state: &State, name: String, args: Rest<Value>| -> Result<Value, Error> {
-                let (terms, kw) = split_kwargs(args)?;
+            move |state: &State,
+                  name: String,
+                  terms: Rest<Value>,
+                  kw: Kwargs|
+                  -> Result<Value, Error> {
+                let terms = terms.0;
                 let _ = kw.get::<Option<Value>>("wantlist")?;
                 let errors = kw_str(&kw, "errors")?.unwrap_or_else(|| "strict".into());
                 match run_lookup(state, &c2, &name, terms, &kw) {

@@ -47,12 +47,11 @@ impl TemplateError {
     /// Converts a minijinja error; `source` is the text of template `file` (for the column and
     /// for naming the culprit expression).
     fn from_minijinja(err: &minijinja::Error, file: &str, source: Option<&str>) -> Self {
-        let name = err.name().unwrap_or(file).to_string();
-        let src = if err.name().is_none_or(|n| n == file) {
-            source
-        } else {
-            None
+        let name = match err.name() {
+            Some(n) if n != "<expression>" => n.to_string(),
+            _ => file.to_string(),
         };
+        let src = if name == file { source } else { None };
         let mut col = 1u32;
         let mut culprit = None;
         if let (Some(range), Some(src)) = (err.range(), src)
@@ -63,7 +62,21 @@ impl TemplateError {
             let before = &src[..range.start];
             let line_start = before.rfind('\n').map_or(0, |p| p + 1);
             col = before[line_start..].chars().count() as u32 + 1;
-            culprit = Some(src[range].to_string());
+            let text = &src[range.clone()];
+            // a filter's span covers only its name: name the filtered expression instead
+            let before_trim = before.trim_end();
+            culprit = Some(match before_trim.strip_suffix('|') {
+                Some(b) if !text.contains('|') => {
+                    let b = b.trim_end();
+                    let start = b
+                        .char_indices()
+                        .rev()
+                        .find(|(_, c)| !(c.is_alphanumeric() || "_.[]'\"".contains(*c)))
+                        .map_or(0, |(i, c)| i + c.len_utf8());
+                    format!("{} | {text}", &b[start..])
+                }
+                _ => text.to_string(),
+            });
         }
         let location = err
             .line()
@@ -325,26 +338,6 @@ fn count_trailing_newlines(s: &str) -> usize {
     s.bytes().rev().take_while(|&b| b == b'\n').count()
 }
 
-/// The expression when `source` (after Jinja's removal of one trailing newline) is exactly one
-/// `{{ expr }}`: Ansible 2.19 then returns the expression's native value.
-fn single_expression<'a>(source: &'a str, d: &Delims) -> Option<&'a str> {
-    let s = source.strip_suffix('\n').unwrap_or(source);
-    let inner = s
-        .strip_prefix(d.var_start.as_str())?
-        .strip_suffix(d.var_end.as_str())?;
-    let inner = inner.strip_prefix('-').unwrap_or(inner);
-    let inner = inner.strip_suffix('-').unwrap_or(inner);
-    if inner.contains(d.var_start.as_str())
-        || inner.contains(d.var_end.as_str())
-        || inner.contains(d.block_start.as_str())
-        || inner.contains(d.comment_start.as_str())
-        || inner.trim().is_empty()
-    {
-        return None;
-    }
-    Some(inner)
-}
-
 /// Per-render context shared with lookups and the loader.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct RenderCtx {
@@ -405,12 +398,32 @@ fn syntax_for(opts: &TemplateOptions) -> Result<minijinja::syntax::SyntaxConfig,
         .map_err(|e| TemplateError::new(format!("invalid template syntax options: {e}"), None))
 }
 
+thread_local! {
+    /// Output events of the current render: how many `{{ }}` emissions, and the last value.
+    /// Ansible 2.19 (Jinja native concat) returns the value itself when a template emits
+    /// exactly one node and no text.
+    static EMITS: std::cell::RefCell<(usize, Option<Value>)> = const { std::cell::RefCell::new((0, None)) };
+}
+
+/// Runs `f` with a fresh emission record; returns its result and the record.
+fn with_emits<T>(f: impl FnOnce() -> T) -> (T, (usize, Option<Value>)) {
+    let saved = EMITS.with(|e| std::mem::take(&mut *e.borrow_mut()));
+    let r = f();
+    let rec = EMITS.with(|e| std::mem::replace(&mut *e.borrow_mut(), saved));
+    (r, rec)
+}
+
 /// Ansible's finalize: top-level `None` is "", everything else prints as Python's `str()`.
 fn formatter(
     out: &mut minijinja::Output,
     _state: &mut minijinja::State,
     value: &Value,
 ) -> Result<(), minijinja::Error> {
+    EMITS.with(|e| {
+        let mut e = e.borrow_mut();
+        e.0 += 1;
+        e.1 = Some(value.clone());
+    });
     let res = match value.kind() {
         ValueKind::None => Ok(()),
         ValueKind::Undefined => Err(minijinja::Error::new(
@@ -507,6 +520,7 @@ impl Templar {
         opts.search_path = search_path.clone();
         let rctx = Arc::new(RenderCtx { search_path });
         self.render_source(&file, &source, ctx, &mut opts, rctx, true)
+            .map(Self::to_output)
     }
 
     fn render_source(
@@ -517,61 +531,49 @@ impl Templar {
         opts: &mut TemplateOptions,
         rctx: Arc<RenderCtx>,
         pad: bool,
-    ) -> Result<String, TemplateError> {
+    ) -> Result<Value, TemplateError> {
         let body = opts.apply_header(source, name)?;
         let header_len = source.len() - body.len();
         let env = self.env_for(opts, rctx)?;
         let d = opts.delims();
-        let result: Value = if let Some(expr) = single_expression(body, &d)
-            && opts.newline_sequence == "\n"
-        {
-            let rewritten = rewrite::rewrite(expr, &Delims::default(), "\n");
-            let rewritten = rewrite_expr(&rewritten);
-            let compiled = env
-                .compile_expression(&rewritten)
-                .map_err(|e| TemplateError::from_minijinja(&e, name, None))?;
-            let v = compiled.eval(ctx).map_err(|e| {
-                let mut te = TemplateError::from_minijinja(&e, name, Some(expr));
-                if let Some(loc) = te.location.as_mut() {
-                    loc.line += (header_len > 0) as u32;
-                }
-                te
-            })?;
-            if v.is_undefined() {
-                return Err(TemplateError::new(
-                    format!("'{}' is undefined", expr.trim()),
-                    Some(Location::new(name, 1 + (header_len > 0) as u32, 1)),
-                ));
+        let src = rewrite::rewrite(body, &d, &opts.newline_sequence);
+        let (out, (count, last)) = with_emits(|| env.render_named_str(name, &src, ctx));
+        let out = out.map_err(|e| {
+            let mut te = TemplateError::from_minijinja(&e, name, Some(&src));
+            if let Some(msg) = unclosed_block_hint(&e, &src, &d) {
+                te.message.push_str(&msg);
             }
-            v
-        } else {
-            let src = rewrite::rewrite(body, &d, &opts.newline_sequence);
-            let out = env.render_named_str(name, &src, ctx).map_err(|e| {
-                let mut te = TemplateError::from_minijinja(&e, name, Some(&src));
-                if header_len > 0
-                    && let Some(loc) = te.location.as_mut()
-                    && &*loc.file == name
-                {
-                    loc.line += 1;
-                }
-                te
-            })?;
-            Value::from(out)
+            if header_len > 0
+                && let Some(loc) = te.location.as_mut()
+                && &*loc.file == name
+            {
+                loc.line += 1;
+            }
+            te
+        })?;
+        let result = match last {
+            Some(v) if count == 1 && v.kind() != ValueKind::String && native_matches(&v, &out) => v,
+            _ => Value::from(out),
         };
-        match result.kind() {
-            ValueKind::String => {
-                let mut out = result.as_str().unwrap_or_default().to_string();
-                if pad {
-                    let want = count_trailing_newlines(source);
-                    let have = count_trailing_newlines(&out);
-                    if want > have {
-                        out.push_str(&opts.newline_sequence.repeat(want - have));
-                    }
-                }
-                Ok(out)
+        if result.kind() == ValueKind::String && pad {
+            let mut out = result.as_str().unwrap_or_default().to_string();
+            let want = count_trailing_newlines(source);
+            let have = count_trailing_newlines(&out);
+            if want > have {
+                out.push_str(&opts.newline_sequence.repeat(want - have));
+                return Ok(Value::from(out));
             }
-            ValueKind::None => Ok(String::new()),
-            _ => Ok(pyrepr::repr(&result)),
+        }
+        Ok(result)
+    }
+
+    /// What the template module writes for a render result: strings as they are, `None` as
+    /// "", other native values as Python's `str()`.
+    fn to_output(v: Value) -> String {
+        match v.kind() {
+            ValueKind::String => v.as_str().unwrap_or_default().to_string(),
+            ValueKind::None => String::new(),
+            _ => pyrepr::repr(&v),
         }
     }
 
@@ -586,15 +588,12 @@ impl Templar {
         let mut opts = TemplateOptions::default();
         let rctx = Arc::new(RenderCtx::default());
         self.render_source(name, source, ctx, &mut opts, rctx, true)
+            .map(Self::to_output)
     }
 
     /// Evaluates a bare expression (as in `when:`) to a value.
     pub fn eval_expr(&self, expr: &str, ctx: &Value) -> Result<Value, TemplateError> {
-        let rewritten = rewrite_expr(&rewrite::rewrite(
-            &format!("{{{{{expr}}}}}"),
-            &Delims::default(),
-            "\n",
-        ));
+        let rewritten = rewrite::rewrite(&format!("{{{{{expr}}}}}"), &Delims::default(), "\n");
         let rewritten = rewritten
             .strip_prefix("{{")
             .and_then(|s| s.strip_suffix("}}"))
@@ -615,18 +614,9 @@ impl Templar {
         if !s.contains("{{") && !s.contains("{%") && !s.contains("{#") {
             return Ok(Value::from(s));
         }
-        let d = Delims::default();
-        if let Some(expr) = single_expression_exact(s, &d) {
-            let v = self.eval_expr(expr, ctx)?;
-            if v.is_undefined() {
-                return Err(TemplateError::new(
-                    format!("'{}' is undefined", expr.trim()),
-                    None,
-                ));
-            }
-            return Ok(v);
-        }
-        self.render_str(s, s, ctx).map(Value::from)
+        let mut opts = TemplateOptions::default();
+        let rctx = Arc::new(RenderCtx::default());
+        self.render_source(s, s, ctx, &mut opts, rctx, true)
     }
 
     /// [`Templar::template_value`] over a whole value: strings are templated, lists and maps
@@ -661,15 +651,52 @@ impl Templar {
     }
 }
 
-/// Like [`single_expression`] but without removing a trailing newline (strings in vars).
-fn single_expression_exact<'a>(s: &'a str, d: &Delims) -> Option<&'a str> {
-    if s.ends_with('\n') {
-        return None;
+/// True when the rendered text is exactly the one emitted value (no template text around it).
+fn native_matches(v: &Value, out: &str) -> bool {
+    match v.kind() {
+        ValueKind::None => out.is_empty(),
+        _ => pyrepr::repr(v) == out,
     }
-    single_expression(s, d)
 }
 
-/// Expression-level rewrite: `'%s' % x` inside a bare expression.
-fn rewrite_expr(expr: &str) -> String {
-    expr.to_string()
+/// For "unexpected end of input": names the blocks left open, as Jinja2 does
+/// ("Jinja was looking for the following tags: 'endif'").
+fn unclosed_block_hint(err: &minijinja::Error, src: &str, d: &Delims) -> Option<String> {
+    if err.kind() != minijinja::ErrorKind::SyntaxError
+        || !err.detail().unwrap_or_default().contains("end of input")
+    {
+        return None;
+    }
+    let mut stack: Vec<String> = Vec::new();
+    let mut rest = src;
+    while let Some(p) = rest.find(d.block_start.as_str()) {
+        let after = &rest[p + d.block_start.len()..];
+        let end = after.find(d.block_end.as_str()).unwrap_or(after.len());
+        let inner = after[..end].trim().trim_start_matches(['-', '+']).trim();
+        let word = inner.split_whitespace().next().unwrap_or("");
+        match word {
+            "if" | "for" | "macro" | "call" | "filter" | "with" | "block" | "raw"
+            | "autoescape" => stack.push(word.to_string()),
+            "set" if !inner.contains('=') => stack.push("set".into()),
+            w if w.starts_with("end") => {
+                stack.pop();
+            }
+            _ => {}
+        }
+        rest = &after[end.min(after.len())..];
+    }
+    let innermost = stack.last()?;
+    let wanted: Vec<String> = match innermost.as_str() {
+        "if" => vec!["elif".into(), "else".into(), "endif".into()],
+        "for" => vec!["endfor".into(), "else".into()],
+        other => vec![format!("end{other}")],
+    };
+    Some(format!(
+        ". Unexpected end of template. Jinja was looking for the following tags: {}. The innermost block that needs to be closed is '{innermost}'.",
+        wanted
+            .iter()
+            .map(|w| format!("'{w}'"))
+            .collect::<Vec<_>>()
+            .join(" or ")
+    ))
 }

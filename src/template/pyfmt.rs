@@ -216,7 +216,7 @@ fn fmt_g(f: f64, prec: usize, alt: bool) -> String {
     }
     let sci = format!("{:.*e}", p - 1, f);
     let exp: i32 = sci.split_once('e').map_or(0, |x| x.1.parse().unwrap_or(0));
-    let s = if exp < -4 || exp >= p as i32 {
+    if exp < -4 || exp >= p as i32 {
         let s = sci;
         let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
         let m = if alt || !m.contains('.') {
@@ -233,8 +233,7 @@ fn fmt_g(f: f64, prec: usize, alt: bool) -> String {
         } else {
             s.trim_end_matches('0').trim_end_matches('.').to_string()
         }
-    };
-    s
+    }
 }
 
 fn format_one(spec: &Spec, v: &Value) -> Result<String, Error> {
@@ -340,7 +339,7 @@ mod tests {
     #[test]
     fn python_percent() {
         assert_eq!(format("%02d", &Value::from(7)).unwrap(), "07");
-        assert_eq!(format("%.2f", &Value::from(3.14159)).unwrap(), "3.14");
+        assert_eq!(format("%.2f", &Value::from(1.23456)).unwrap(), "1.23");
         assert_eq!(
             format("%s=%s", &Value::from(vec!["a", "b"])).unwrap(),
             "a=b"

@@ -23,75 +23,11 @@ pub enum VarsError {
     },
 }
 
-/// Templates a string the way Ansible 2.19 templates strings in variables and arguments:
-/// a string that is exactly one `{{ expr }}` gives the expression's native value (an int stays
-/// an int, a list a list); any other string with template syntax renders to a string; a string
-/// without template syntax, or a safe string (rig's mark for `!unsafe`), is returned as is.
-pub fn template_value(templar: &Templar, s: &Value, ctx: &Value) -> Result<Value, TemplateError> {
-    let Some(text) = s.as_str() else {
-        return Ok(s.clone());
-    };
-    if s.is_safe() || !has_template_syntax(text) {
-        return Ok(s.clone());
-    }
-    if let Some(expr) = single_expression(text) {
-        let value = templar.eval_expr(expr, ctx)?;
-        if value.is_undefined() {
-            // Strict undefined: evaluating the bare name gives an undefined value rather than an
-            // error, so render it to get Ansible's message ("'x' is undefined").
-            return templar.render_str(text, text, ctx).map(Value::from);
-        }
-        return Ok(value);
-    }
-    templar.render_str(text, text, ctx).map(Value::from)
-}
-
-/// Templates every string inside a value (lists and dicts recursively).
-pub fn template_deep(templar: &Templar, v: &Value, ctx: &Value) -> Result<Value, TemplateError> {
-    match v.kind() {
-        minijinja::value::ValueKind::String => template_value(templar, v, ctx),
-        minijinja::value::ValueKind::Seq => {
-            let mut out = Vec::new();
-            for item in v.try_iter().map_err(|e| te(&e))? {
-                out.push(template_deep(templar, &item, ctx)?);
-            }
-            Ok(Value::from(out))
-        }
-        minijinja::value::ValueKind::Map => {
-            let mut out = IndexMap::new();
-            for key in v.try_iter().map_err(|e| te(&e))? {
-                let item = v.get_item(&key).map_err(|e| te(&e))?;
-                out.insert(
-                    template_deep(templar, &key, ctx)?,
-                    template_deep(templar, &item, ctx)?,
-                );
-            }
-            Ok(crate::value::map(out))
-        }
-        _ => Ok(v.clone()),
-    }
-}
-
-fn te(e: &Error) -> TemplateError {
-    TemplateError {
-        message: e.to_string(),
-        location: None,
-    }
-}
-
-fn has_template_syntax(s: &str) -> bool {
-    s.contains("{{") || s.contains("{%") || s.contains("{#")
-}
-
-/// `{{ expr }}` and nothing else: the expression.
-fn single_expression(s: &str) -> Option<&str> {
-    let inner = s.strip_prefix("{{")?.strip_suffix("}}")?;
-    let inner = inner.strip_prefix('-').unwrap_or(inner);
-    let inner = inner.strip_suffix('-').unwrap_or(inner);
-    if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") {
-        return None;
-    }
-    Some(inner.trim())
+/// Templates a value the way Ansible 2.19 templates variables and arguments (see
+/// [`Templar::template_any`]): strings with template syntax are rendered (a lone `{{ expr }}`
+/// keeps its native type), lists and dicts recursively, `!unsafe` strings never.
+pub fn template_value(templar: &Templar, v: &Value, ctx: &Value) -> Result<Value, TemplateError> {
+    templar.template_any(v, ctx)
 }
 
 /// One host's variables for one task, as a minijinja object. Reading a variable templates it
@@ -167,7 +103,7 @@ impl HostContext {
             }
             flight.push(name.to_string());
         }
-        let result = template_deep(&self.templar, raw, &self.to_value());
+        let result = self.templar.template_any(raw, &self.to_value());
         if let Ok(mut flight) = self.in_flight.lock() {
             flight.retain(|n| n != name);
         }
@@ -196,6 +132,10 @@ impl HostContext {
         }
         Ok(out)
     }
+}
+
+fn has_template_syntax(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%") || s.contains("{#")
 }
 
 fn needs_templating(v: &Value) -> bool {

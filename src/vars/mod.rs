@@ -7,10 +7,14 @@
 //! `a: "{{ b }}"` sees `b` as this host and task see it, and reports a recursion clearly.
 
 mod context;
+mod extra;
+mod host;
 mod level;
 mod stack;
 
 pub use context::{HostContext, HostVars, VarsError, template_value};
+pub use extra::{ExtraVarsError, parse_extra_vars};
+pub use host::{RunVars, groups_value};
 pub use level::Level;
 pub use stack::{Layer, VarStack};
 

@@ -22,6 +22,11 @@ pub enum YamlError {
         message: String,
         source_line: Option<String>,
     },
+    #[error("{path}: {source}")]
+    Vault {
+        path: String,
+        source: crate::vault::VaultError,
+    },
     #[error("could not read {path}: {source}")]
     Io {
         path: String,
@@ -129,11 +134,35 @@ pub fn python_float_repr(f: f64) -> String {
     }
 }
 
-/// Reads and parses a YAML file.
+/// Reads and parses a YAML file; a file encrypted whole with Ansible Vault is decrypted first
+/// and its string values are remembered as secrets (masked in output).
 pub fn load_file(path: &std::path::Path) -> Result<Loaded, YamlError> {
+    let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| YamlError::Io {
-        path: path.display().to_string(),
+        path: name.clone(),
         source,
     })?;
-    load_str(&text, &path.display().to_string())
+    if !crate::vault::is_encrypted(&text) {
+        return load_str(&text, &name);
+    }
+    let plain = crate::vault::decrypt(&text, crate::vault::secrets()).map_err(|source| {
+        YamlError::Vault {
+            path: name.clone(),
+            source,
+        }
+    })?;
+    let loaded = load_str(&String::from_utf8_lossy(&plain), &name)?;
+    for doc in &loaded.documents {
+        remember_secret_strings(doc);
+    }
+    Ok(loaded)
+}
+
+fn remember_secret_strings(node: &Node) {
+    match &node.value {
+        NodeValue::Str(s) | NodeValue::Unsafe(s) => crate::vault::remember_secret(s),
+        NodeValue::Seq(items) => items.iter().for_each(remember_secret_strings),
+        NodeValue::Map(entries) => entries.iter().for_each(|(_, v)| remember_secret_strings(v)),
+        _ => {}
+    }
 }

@@ -73,7 +73,9 @@ impl Node {
 
     /// Converts to a template value. `!unsafe` strings become *safe strings*: rig uses
     /// minijinja's safe-string marker (meaningless with autoescape off) to mean "never template
-    /// this". Vaulted values stay opaque until the vault support decrypts them.
+    /// this". A vaulted value is decrypted with the run's vault secrets (and remembered as a
+    /// secret for masking); when it cannot be, the value is an error that fails whatever uses
+    /// it, naming the fix — as Ansible, which decrypts only when a value is used.
     pub fn to_value(&self) -> Value {
         match &self.value {
             NodeValue::Null => Value::from(()),
@@ -82,7 +84,13 @@ impl Node {
             NodeValue::Float(f) => Value::from(*f),
             NodeValue::Str(s) => Value::from(s.as_str()),
             NodeValue::Unsafe(s) => Value::from_safe_string(s.clone()),
-            NodeValue::Vault(s) => Value::from_safe_string(s.clone()),
+            NodeValue::Vault(s) => match crate::vault::decrypt_str(s) {
+                Ok(plain) => Value::from_safe_string(plain),
+                Err(e) => Value::from(minijinja::Error::new(
+                    minijinja::ErrorKind::InvalidOperation,
+                    format!("{}: vaulted value: {e}", self.location),
+                )),
+            },
             NodeValue::Timestamp(s) => Value::from(s.as_str()),
             NodeValue::Seq(items) => items.iter().map(Node::to_value).collect(),
             NodeValue::Map(entries) => {

@@ -2,11 +2,12 @@
 //! systemd-nspawn in network namespaces that the lab scripts create.
 //!
 //! The lab is one per machine (fixed names labbr0, lab-hN), so all tests that need it live in one
-//! test binary (`tests/lab_ssh.rs`, `harness = false`): its `main` boots the lab once with
+//! test binary (`tests/lab_ssh/`, `harness = false`): its `main` boots the lab once with
 //! [`Lab::up`] and holds a [`LabGuard`] whose `Drop` runs `tests/lab/down.sh`; tests run as
 //! tasks, so a failing or panicking test is reported and the guard still tears down. SIGINT and
 //! SIGTERM also tear down (see [`teardown_on_signals`]), and tests/run-all.sh runs down.sh on
-//! exit as a last safety net.
+//! exit as a last safety net. The guard holds an flock on `$LAB_DIR/.lock`, so test processes of
+//! several worktrees on one machine take turns instead of tearing down each other's lab.
 
 #![allow(dead_code)]
 
@@ -84,17 +85,102 @@ impl Lab {
     }
 }
 
+impl Lab {
+    /// A host's variables from the inventory up.sh wrote (`[lab]` host line and `[lab:vars]`),
+    /// with INI quoting removed as Ansible does.
+    pub fn host_vars(&self, name: &str) -> std::collections::HashMap<String, String> {
+        let text = std::fs::read_to_string(&self.inventory).unwrap_or_default();
+        let mut vars = std::collections::HashMap::new();
+        let mut section = String::new();
+        let unquote = |v: &str| {
+            let v = v.trim();
+            for q in ['\'', '"'] {
+                if v.len() >= 2 && v.starts_with(q) && v.ends_with(q) {
+                    return v[1..v.len() - 1].to_string();
+                }
+            }
+            v.to_string()
+        };
+        for line in text.lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if line.starts_with('[') {
+                section = line.trim_matches(['[', ']']).to_string();
+            } else if section == "lab:vars" {
+                if let Some((k, v)) = line.split_once('=') {
+                    vars.entry(k.trim().to_string())
+                        .or_insert_with(|| unquote(v));
+                }
+            } else if section == "lab" && line.split_whitespace().next() == Some(name) {
+                for kv in line.split_whitespace().skip(1) {
+                    if let Some((k, v)) = kv.split_once('=') {
+                        // Host variables win over group variables.
+                        vars.insert(k.to_string(), unquote(v));
+                    }
+                }
+            }
+        }
+        vars
+    }
+}
+
 /// Tears the lab down when dropped (also while unwinding from a panic).
 pub struct LabGuard {
     pub lab: Lab,
+    /// Machine-wide lock held while this process owns the lab (released after teardown, or by
+    /// the kernel if the process dies).
+    _lock: std::fs::File,
+}
+
+/// Takes the machine-wide lab lock (`$LAB_DIR/.lock`, flock), waiting for another test process
+/// (another worktree's `cargo test`) that holds it.
+fn lock_lab() -> Result<std::fs::File, String> {
+    use std::os::fd::AsRawFd;
+    let dir = state_dir()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/var/tmp/lab"));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join(".lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    // SAFETY: flock on a file descriptor we own; no memory is shared with the call.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        eprintln!(
+            "lab: another process uses the lab ({}); waiting",
+            path.display()
+        );
+        // SAFETY: as above.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(format!(
+                "flock {}: {}",
+                path.display(),
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(f)
 }
 
 impl LabGuard {
-    /// Prepares the machine if needed and boots `n` hosts; on failure the lab is torn down.
+    /// Takes the machine-wide lab lock, prepares the machine if needed and boots `n` hosts; on
+    /// failure the lab is torn down.
     pub fn up(n: usize) -> Result<LabGuard, String> {
+        let lock = lock_lab()?;
         ensure_host_ready()?;
+        // A lab left by a process that died without its teardown: start from a clean state.
+        if state_dir().join("hosts.tsv").exists() {
+            down();
+        }
         match Lab::up(n) {
-            Ok(lab) => Ok(LabGuard { lab }),
+            Ok(lab) => Ok(LabGuard { lab, _lock: lock }),
             Err(e) => {
                 down();
                 Err(e)

@@ -176,3 +176,35 @@ pub fn write_fixtures(dir: &Path) -> String {
     std::fs::write(d.join("corrupt.tar.gz"), corrupt).unwrap();
     hex
 }
+
+/// Builds `dir/rigtest/wheels/rigdemo-1.0-py3-none-any.whl` with the controller's python3
+/// (a test fixture only; the targets need no Python for rig itself). `false` if python3 is
+/// missing here.
+pub fn write_wheel(dir: &Path) -> bool {
+    let wheels = dir.join("rigtest/wheels");
+    std::fs::create_dir_all(&wheels).unwrap();
+    let script = r#"
+import base64, hashlib, sys, zipfile
+out = sys.argv[1] + "/rigdemo-1.0-py3-none-any.whl"
+files = {
+    "rigdemo/__init__.py": "VERSION = '1.0'\n",
+    "rigdemo-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: rigdemo\nVersion: 1.0\n",
+    "rigdemo-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: rig-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+}
+record = []
+with zipfile.ZipFile(out, "w") as z:
+    for name, text in files.items():
+        data = text.encode()
+        z.writestr(name, data)
+        h = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{name},sha256={h},{len(data)}")
+    record.append("rigdemo-1.0.dist-info/RECORD,,")
+    z.writestr("rigdemo-1.0.dist-info/RECORD", "\n".join(record) + "\n")
+"#;
+    std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&wheels)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}

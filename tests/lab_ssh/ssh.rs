@@ -1,35 +1,16 @@
-//! Every test that needs lab hosts (real Debian 12 with systemd and sshd, see tests/lab/README.md).
-//!
-//! `harness = false`: `main` boots the lab once, runs the tests one after the other (each in its
-//! own task, so a panic fails that test only), prints a libtest-like summary and tears the lab
-//! down in every case (guard drop, also on SIGINT/SIGTERM). Needs root; without it the tests
-//! fail when `CI=true` and are skipped with a reason otherwise.
-//! Arguments: an optional name filter (substring), `--list`.
+//! The SSH connection over real SSH to lab hosts: commands, binary and big outputs, stdin,
+//! put, become (sudo, su, passwords), channel limits, latency, unreachable hosts, host keys.
 
-mod common;
-
-use common::lab::{Lab, LabGuard, sh};
+use crate::HOSTS;
+use crate::TestFn;
+use crate::common::lab::{Lab, sh};
 use rig::connection::ssh::{SshConnection, SshTarget};
 use rig::connection::{Become, Command, Connection, ConnectionError};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-type TestFn = fn(Arc<Lab>) -> Pin<Box<dyn Future<Output = ()> + Send>>;
-
-macro_rules! tests {
-    ($($name:ident),* $(,)?) => {
-        vec![$((stringify!($name), (|lab| Box::pin($name(lab))) as TestFn)),*]
-    };
-}
-
-/// Hosts the lab boots: h1-h3 for ordinary tests, h4 for the tests that break a host.
-const HOSTS: usize = 4;
-
-fn main() -> std::process::ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let all = tests![
+pub fn tests() -> Vec<(&'static str, TestFn)> {
+    crate::lab_tests![
         commands_stdout_stderr_rc,
         binary_and_big_output,
         stdin_and_shell_survival,
@@ -39,6 +20,7 @@ fn main() -> std::process::ExitCode {
         become_with_password,
         become_with_su,
         max_sessions_respected,
+        channel_limit_closes_idle_shells,
         ssh_common_args_and_config_alias,
         latency_persistent_shell_vs_exec,
         killed_put_leaves_no_partial_file,
@@ -47,117 +29,21 @@ fn main() -> std::process::ExitCode {
         unreachable_host_while_others_finish,
         host_down_mid_session_is_unreachable,
         changed_host_key_is_refused,
-    ];
-    if args.iter().any(|a| a == "--list") {
-        for (name, _) in &all {
-            println!("{name}: test");
-        }
-        return std::process::ExitCode::SUCCESS;
-    }
-    let filter = args.iter().find(|a| !a.starts_with('-')).cloned();
-    let selected: Vec<_> = all
-        .into_iter()
-        .filter(|(n, _)| filter.as_ref().is_none_or(|f| n.contains(f.as_str())))
-        .collect();
-    if selected.is_empty() {
-        println!(
-            "\nrunning 0 tests\n\ntest result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out\n"
-        );
-        return std::process::ExitCode::SUCCESS;
-    }
-    if let Some(reason) = common::lab::unavailable_reason() {
-        if common::lab::in_ci() {
-            eprintln!("lab tests cannot run: {reason} (CI=true, so this is a failure)");
-            return std::process::ExitCode::FAILURE;
-        }
-        println!("\nrunning {} tests", selected.len());
-        println!("lab tests SKIPPED: {reason}");
-        println!(
-            "\ntest result: ok. 0 passed; 0 failed; {} ignored; 0 measured; 0 filtered out\n",
-            selected.len()
-        );
-        return std::process::ExitCode::SUCCESS;
-    }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("tokio runtime: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    common::lab::teardown_on_signals(&rt);
-    let t0 = Instant::now();
-    let guard = match LabGuard::up(HOSTS) {
-        Ok(g) => g,
-        Err(e) => {
-            eprintln!("lab did not come up: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    println!("lab up in {:.1} s", t0.elapsed().as_secs_f64());
-    let lab = Arc::new(guard.lab.clone());
-    println!("\nrunning {} tests", selected.len());
-    let (mut passed, mut failed) = (0, Vec::new());
-    let t1 = Instant::now();
-    for (name, f) in &selected {
-        let started = Instant::now();
-        let res = rt.block_on(async {
-            tokio::time::timeout(Duration::from_secs(300), tokio::spawn(f(lab.clone()))).await
-        });
-        let secs = started.elapsed().as_secs_f64();
-        match res {
-            Ok(Ok(())) => {
-                println!("test {name} ... ok ({secs:.1} s)");
-                passed += 1;
-            }
-            Ok(Err(e)) => {
-                println!("test {name} ... FAILED ({secs:.1} s): {e}");
-                failed.push(*name);
-            }
-            Err(_) => {
-                println!("test {name} ... FAILED: timed out after 300 s");
-                failed.push(*name);
-            }
-        }
-    }
-    let elapsed = t1.elapsed().as_secs_f64();
-    rt.shutdown_timeout(Duration::from_secs(5));
-    drop(guard);
-    if !failed.is_empty() {
-        println!("\nfailures:");
-        for n in &failed {
-            println!("    {n}");
-        }
-    }
-    println!(
-        "\ntest result: {}. {passed} passed; {} failed; 0 ignored; 0 measured; 0 filtered out; finished in {elapsed:.2}s\n",
-        if failed.is_empty() { "ok" } else { "FAILED" },
-        failed.len()
-    );
-    if failed.is_empty() {
-        std::process::ExitCode::SUCCESS
-    } else {
-        std::process::ExitCode::FAILURE
-    }
+    ]
 }
 
 // ---------- helpers ----------
 
-/// The lab inventory's connection settings for `host` (as Ansible would read them).
+/// The lab inventory's connection settings for `host`, read as Ansible reads them.
 fn target(lab: &Lab, host: &str) -> SshTarget {
-    let h = lab.host(host);
-    let mut t = SshTarget::new(&h.name);
-    t.host = h.ip.clone();
-    t.user = Some("root".into());
-    t.private_key_file = Some(lab.key.clone());
-    t.ssh_common_args = format!(
-        "-o UserKnownHostsFile={} -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes",
-        lab.known_hosts.display()
+    let vars = lab.host_vars(host);
+    assert!(
+        vars.contains_key("ansible_host"),
+        "{host} not in the inventory"
     );
+    let mut t = SshTarget::from_vars(host, "sudo", |k| vars.get(k).cloned())
+        .unwrap_or_else(|e| panic!("inventory vars of {host}: {e}"));
+    assert_eq!(t.host, lab.host(host).ip);
     t.connect_timeout = Duration::from_secs(5);
     t
 }
@@ -349,6 +235,15 @@ async fn stdin_and_shell_survival(lab: Arc<Lab>) {
     }
     assert_eq!(run(&c, "echo back").await.stdout_str(), "back\n");
     assert_eq!(c.shells_started(), started + 1);
+    // An idle shell that died meanwhile (killed from outside) is replaced without failing the
+    // command: its channel refuses the frame, so the command never ran there.
+    let pid = run(&c, "echo $$").await.stdout_str();
+    let other = connect(&lab, "h2").await;
+    run(&other, &format!("kill -9 {}", pid.trim())).await;
+    other.close().await.ok();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(run(&c, "echo replaced").await.stdout_str(), "replaced\n");
+    assert_eq!(c.shells_started(), started + 2);
     c.close().await.expect("close");
 }
 
@@ -398,12 +293,22 @@ async fn put_50mb_arrives_intact(lab: Arc<Lab>) {
     c.put(b"", "/tmp/a dir'x/f 1", 0o644, None)
         .await
         .expect("put empty");
+    // A directory in the way is an error, not a place to move the file into.
+    run(&c, "mkdir -p \"/tmp/a dir'x/sub\"").await;
+    let e = c
+        .put(b"x", "/tmp/a dir'x/sub", 0o644, None)
+        .await
+        .expect_err("a directory is not replaced");
+    println!("    put over a directory: {e}");
     let out = run(
         &c,
-        "stat -c '%a %s' \"/tmp/a dir'x/f 1\"; ls -A \"/tmp/a dir'x\"; rm -rf \"/tmp/a dir'x\"",
+        "stat -c '%a %s' \"/tmp/a dir'x/f 1\"; ls -A \"/tmp/a dir'x\" \"/tmp/a dir'x/sub\"; rm -rf \"/tmp/a dir'x\"",
     )
     .await;
-    assert_eq!(out.stdout_str(), "644 0\nf 1\n");
+    assert_eq!(
+        out.stdout_str(),
+        "644 0\n/tmp/a dir'x:\nf 1\nsub\n\n/tmp/a dir'x/sub:\n"
+    );
     c.close().await.expect("close");
 }
 
@@ -581,8 +486,15 @@ async fn ssh_common_args_and_config_alias(lab: Arc<Lab>) {
 }
 
 async fn latency_persistent_shell_vs_exec(lab: Arc<Lab>) {
+    let t = Instant::now();
     let c = connect(&lab, "h1").await;
+    let connect_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let t = Instant::now();
     run(&c, "true").await;
+    let first_ms = t.elapsed().as_secs_f64() * 1000.0;
+    println!(
+        "    connect (ssh master) {connect_ms:.0} ms; first command incl. starting the shell {first_ms:.1} ms"
+    );
     let n = 200;
     let t = Instant::now();
     for _ in 0..n {
@@ -785,8 +697,12 @@ async fn unreachable_host_while_others_finish(lab: Arc<Lab>) {
 async fn host_down_mid_session_is_unreachable(lab: Arc<Lab>) {
     let c = connect(&lab, "h4").await;
     assert_eq!(run(&c, "hostname").await.stdout_str(), "h4\n");
-    // Power the host off from inside; the connection drops.
-    let _ = c.run(&Command::new("systemctl poweroff")).await;
+    let mut as_root = Command::new("id -un");
+    as_root.become_ = Some(sudo("root"));
+    assert_eq!(c.run(&as_root).await.expect("sudo").stdout_str(), "root\n");
+    // Power the host off from inside (on its own channel, so that both shells sit idle when the
+    // connection drops).
+    let _ = c.run_fresh_channel("systemctl poweroff").await;
     let deadline = Instant::now() + Duration::from_secs(60);
     let message = loop {
         match c.run(&Command::new("hostname")).await {
@@ -802,11 +718,12 @@ async fn host_down_mid_session_is_unreachable(lab: Arc<Lab>) {
         message.contains("Failed to connect to the host via ssh"),
         "{message}"
     );
-    c.close().await.ok();
-    // Bring it back for the next tests (up.sh is incremental).
+    // Bring it back for the next tests (up.sh is incremental); the same connection reconnects.
     Lab::up(HOSTS).expect("up.sh again");
-    let c = connect(&lab, "h4").await;
+    let started = c.shells_started();
     assert_eq!(run(&c, "hostname").await.stdout_str(), "h4\n");
+    assert_eq!(c.run(&as_root).await.expect("sudo").stdout_str(), "root\n");
+    assert_eq!(c.shells_started(), started + 2, "both shells started again");
     c.close().await.expect("close");
 }
 
@@ -951,5 +868,41 @@ async fn connect_retries_on_transient_errors(lab: Arc<Lab>) {
         t0.elapsed().as_secs_f64()
     );
     assert_eq!(run(&c, "hostname").await.stdout_str(), "h4\n");
+    c.close().await.expect("close");
+}
+
+async fn channel_limit_closes_idle_shells(lab: Arc<Lab>) {
+    root_sh(
+        &lab,
+        "h3",
+        "id gina >/dev/null 2>&1 || useradd -m -s /bin/sh gina",
+    )
+    .await;
+    let mut t = target(&lab, "h3");
+    t.max_sessions = 2;
+    let c = SshConnection::connect(t).await.expect("connect");
+    let as_user = |u: Option<&str>| {
+        let mut cmd = Command::new("id -un");
+        cmd.become_ = u.map(sudo);
+        cmd
+    };
+    for (u, want) in [
+        (None, "root"),
+        (Some("gina"), "gina"),
+        (Some("nobody"), "nobody"),
+        (None, "root"),
+        (Some("gina"), "gina"),
+    ] {
+        let out = c.run(&as_user(u)).await.expect("run");
+        assert_eq!(out.stdout_str(), format!("{want}\n"));
+    }
+    // Two channels at most, so shells were closed and started again.
+    assert_eq!(c.shells_started(), 5);
+    // A fresh exec channel also gets one by closing an idle shell instead of waiting forever.
+    let out = tokio::time::timeout(Duration::from_secs(20), c.run_fresh_channel("echo fresh"))
+        .await
+        .expect("fresh channel must not wait for idle shells")
+        .expect("fresh");
+    assert_eq!(out.stdout_str(), "fresh\n");
     c.close().await.expect("close");
 }
