@@ -239,9 +239,9 @@ fn conformance_corpus() {
             .map(|h| h.trim().to_string())
             .unwrap_or_else(|_| "web1".into());
         let vars_text = std::fs::read_to_string(dir.join("vars.yml")).unwrap();
-        // PyYAML (YAML 1.1) reads `y`/`n` as strings; serde-saphyr's YAML 1.1 booleans include them.
-        let opts = serde_saphyr::options! { strict_booleans: true };
-        let extra: J = serde_saphyr::from_str_with_options(&vars_text, opts).unwrap_or(J::Null);
+        // -e @vars.yml, read with PyYAML's rules as Ansible does
+        let extra_v = rig::template::yamlload::load(&vars_text).unwrap();
+        let extra: J = serde_json::to_value(&extra_v).unwrap();
         let ctx = context(&inv, &host, &extra);
         std::env::set_current_dir(dir).unwrap();
         let result = templar.render_template_file(

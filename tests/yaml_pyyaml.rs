@@ -59,3 +59,37 @@ fn corpus_matches_ansible() {
         failures.join("\n")
     );
 }
+
+/// Differential testing helper (run by hand): `RIG_YAML_DIFF=cases.json cargo test --test
+/// yaml_pyyaml -- --ignored` writes `cases.json.rig` with the loader's typed output for each
+/// `{"yaml": ...}` case, to compare with `tests/yaml/generate.py`'s typed form.
+#[test]
+#[ignore]
+fn differential_from_env() {
+    let Ok(path) = std::env::var("RIG_YAML_DIFF") else {
+        return;
+    };
+    let cases: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+    let out: Vec<Value> = cases
+        .iter()
+        .map(
+            |c| match yaml::load_str(c["yaml"].as_str().unwrap_or(""), "d.yml") {
+                Ok(l) => json!([
+                    "docs",
+                    l.documents.iter().map(typed).collect::<Vec<_>>(),
+                    l.warnings
+                        .iter()
+                        .map(|w| w.message.clone())
+                        .collect::<Vec<_>>()
+                ]),
+                Err(_) => json!(["error"]),
+            },
+        )
+        .collect();
+    std::fs::write(
+        format!("{path}.rig"),
+        serde_json::to_string(&out).expect("json"),
+    )
+    .expect("write");
+}

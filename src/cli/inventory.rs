@@ -7,7 +7,7 @@ use std::path::Path;
 use indexmap::IndexMap;
 
 use crate::cli::InventoryArgs;
-use crate::error::ExitCode;
+use crate::error::{ExitCode, HasExitCode};
 use crate::inventory::{
     INTERNAL_STATIC_VARS, Inventory, InventoryError, PyJson, to_python_json, to_python_json_value,
 };
@@ -20,7 +20,7 @@ pub fn run(args: &InventoryArgs) -> anyhow::Result<ExitCode> {
         Ok(inv) => inv,
         Err(e) => {
             eprintln!("[ERROR]: {e}");
-            return Ok(ExitCode::Unreachable);
+            return Ok(e.exit_code());
         }
     };
     for w in &inv.warnings {
@@ -57,7 +57,7 @@ pub fn run(args: &InventoryArgs) -> anyhow::Result<ExitCode> {
         }
         Err(Failure::Inventory(e)) => {
             eprintln!("[ERROR]: {e}");
-            Ok(ExitCode::Unreachable)
+            Ok(e.exit_code())
         }
     }
 }
@@ -89,10 +89,10 @@ pub fn host_vars(
     Ok(vars)
 }
 
-fn vars_json(vars: &IndexMap<String, Node>) -> PyJson {
+fn vars_json(vars: &IndexMap<String, Node>, mark_unsafe: bool) -> PyJson {
     PyJson::Dict(
         vars.iter()
-            .map(|(k, v)| (k.clone(), to_python_json_value(v)))
+            .map(|(k, v)| (k.clone(), to_python_json_value(v, mark_unsafe)))
             .collect(),
     )
 }
@@ -110,7 +110,7 @@ fn host_output(inv: &Inventory, pattern: &str, pb: Option<&Path>) -> Result<Stri
         ));
     };
     let vars = host_vars(inv, host, pb)?;
-    Ok(to_python_json(&vars_json(&vars)))
+    Ok(to_python_json(&vars_json(&vars, false)))
 }
 
 fn graph_group(inv: &Inventory, group: &str, depth: usize, out: &mut Vec<String>) {
@@ -159,7 +159,7 @@ fn list_output(inv: &Inventory, pb: Option<&Path>) -> Result<String, Failure> {
     for h in &hosts {
         let vars = host_vars(inv, h, pb)?;
         if !vars.is_empty() {
-            hostvars.push((h.clone(), vars_json(&vars)));
+            hostvars.push((h.clone(), vars_json(&vars, true)));
         }
     }
     results.insert(

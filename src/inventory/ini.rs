@@ -165,7 +165,8 @@ pub(crate) fn parse(inv: &mut Inventory, text: &str, source: &str) -> Result<(),
                 for h in &hosts {
                     inv.add_host(h, Some(&groupname), port);
                     for (k, v) in &vars {
-                        inv.set_variable(h, k, v.clone());
+                        inv.set_variable(h, k, v.clone())
+                            .map_err(|e| fail(lineno, e))?;
                     }
                 }
             }
@@ -174,7 +175,8 @@ pub(crate) fn parse(inv: &mut Inventory, text: &str, source: &str) -> Result<(),
                     return Err(fail(lineno, format!("Expected key=value, got: {line}")));
                 };
                 let value = pyliteral::parse_value(v.trim(), &loc);
-                inv.set_variable(&groupname, k.trim(), value);
+                inv.set_variable(&groupname, k.trim(), value)
+                    .map_err(|e| fail(lineno, e))?;
             }
             _ => {
                 let child = match GROUPNAME.captures(line) {

@@ -17,14 +17,17 @@ pub enum PyJson {
     Dict(Vec<(String, PyJson)>),
 }
 
-/// A loaded node as the legacy inventory encoder writes it.
-pub fn to_python_json_value(node: &Node) -> PyJson {
+/// A loaded node as the legacy inventory encoder writes it. `mark_unsafe`: whether `!unsafe`
+/// strings are written as `{"__ansible_unsafe": ..}` (ansible-inventory does it under
+/// `_meta.hostvars` of `--list`, not for `--host`).
+pub fn to_python_json_value(node: &Node, mark_unsafe: bool) -> PyJson {
     match &node.value {
         NodeValue::Null => PyJson::Null,
         NodeValue::Bool(b) => PyJson::Bool(*b),
         NodeValue::Int(i) => PyJson::Int(*i),
         NodeValue::Float(f) => PyJson::Float(*f),
         NodeValue::Str(s) => PyJson::Str(s.clone()),
+        NodeValue::Unsafe(s) if !mark_unsafe => PyJson::Str(s.clone()),
         NodeValue::Unsafe(s) => {
             PyJson::Dict(vec![("__ansible_unsafe".into(), PyJson::Str(s.clone()))])
         }
@@ -36,11 +39,16 @@ pub fn to_python_json_value(node: &Node) -> PyJson {
             Some((d, t)) => format!("{d}T{t}"),
             None => s.clone(),
         }),
-        NodeValue::Seq(items) => PyJson::List(items.iter().map(to_python_json_value).collect()),
+        NodeValue::Seq(items) => PyJson::List(
+            items
+                .iter()
+                .map(|i| to_python_json_value(i, mark_unsafe))
+                .collect(),
+        ),
         NodeValue::Map(entries) => PyJson::Dict(
             entries
                 .iter()
-                .map(|(k, v)| (json_key(k), to_python_json_value(v)))
+                .map(|(k, v)| (json_key(k), to_python_json_value(v, mark_unsafe)))
                 .collect(),
         ),
     }

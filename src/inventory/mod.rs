@@ -88,7 +88,11 @@ pub enum InventoryError {
 
 impl HasExitCode for InventoryError {
     fn exit_code(&self) -> ExitCode {
-        ExitCode::Unreachable // Ansible exits 4 on inventory/vars parse errors
+        match self {
+            // Ansible exits 4 on a vars file it cannot parse, 1 on other inventory errors.
+            InventoryError::VarsFile { .. } => ExitCode::Unreachable,
+            InventoryError::Structure { .. } | InventoryError::Other(_) => ExitCode::Error,
+        }
     }
 }
 
@@ -115,6 +119,8 @@ pub struct Inventory {
     /// Group vars set from inventory files, as layers (computed once).
     group_layers: Mutex<HashMap<String, Arc<LayerData>>>,
     current_source: Option<String>,
+    /// (group, host) pairs already in `Group::hosts` (keeps adding hosts linear).
+    membership: HashSet<(String, String)>,
 }
 
 /// One host and the variables the inventory file sets on it directly.
@@ -419,8 +425,18 @@ impl Inventory {
     }
 
     /// Adds a group if new; returns its name.
-    pub(crate) fn add_group(&mut self, name: &str) -> String {
+    pub fn add_group(&mut self, name: &str) -> String {
         if !self.groups.contains_key(name) {
+            // Ansible's to_safe_group_name with TRANSFORM_INVALID_GROUP_CHARS=never.
+            let invalid = name
+                .starts_with(|c: char| c.is_numeric() || !(c.is_alphanumeric() || c == '_'))
+                || name.chars().any(|c| !(c.is_alphanumeric() || c == '_'));
+            if invalid {
+                let msg = "Invalid characters were found in group names but not replaced, use -vvvv to see details";
+                if !self.warnings.iter().any(|w| w.message == msg) {
+                    self.warn(msg);
+                }
+            }
             self.groups.insert(
                 name.to_string(),
                 Group {
@@ -435,7 +451,7 @@ impl Inventory {
 
     /// Ansible's `InventoryData.add_host`: the port and the `inventory_file`/`inventory_dir`
     /// variables are set only when the host is new.
-    pub(crate) fn add_host(&mut self, name: &str, group: Option<&str>, port: Option<u32>) {
+    pub fn add_host(&mut self, name: &str, group: Option<&str>, port: Option<u32>) {
         if !self.hosts.contains_key(name) {
             let mut host = Host {
                 name: name.to_string(),
@@ -497,27 +513,30 @@ impl Inventory {
         }
         if let Some(group) = group {
             if let Some(g) = self.groups.get_mut(group) {
-                if !g.hosts.iter().any(|h| h == name) {
+                if self
+                    .membership
+                    .insert((group.to_string(), name.to_string()))
+                {
                     g.hosts.push(name.to_string());
                 }
             }
         }
     }
 
-    /// Sets a variable on a host or group (`InventoryData.set_variable`).
-    pub(crate) fn set_variable(&mut self, entity: &str, key: &str, value: Node) {
+    /// Sets a variable on a host or group (`InventoryData.set_variable`); a group's
+    /// `ansible_group_priority` must be what Python's `int()` accepts.
+    pub fn set_variable(&mut self, entity: &str, key: &str, value: Node) -> Result<(), String> {
         if let Some(g) = self.groups.get_mut(entity) {
             if key == "ansible_group_priority" {
-                if let Some(p) = node_to_int(&value) {
-                    g.priority = p;
-                }
-                return;
+                g.priority = python_int(&value)?;
+                return Ok(());
             }
             g.vars.insert(key.to_string(), value);
             g.source = self.current_source.clone();
         } else if let Some(h) = self.hosts.get_mut(entity) {
             h.vars.insert(key.to_string(), value);
         }
+        Ok(())
     }
 
     fn ancestors(&self, group: &str) -> HashSet<String> {
@@ -564,7 +583,7 @@ impl Inventory {
     }
 
     /// `InventoryData.add_child`: a group or host into a group.
-    pub(crate) fn add_child(&mut self, group: &str, child: &str) -> Result<(), String> {
+    pub fn add_child(&mut self, group: &str, child: &str) -> Result<(), String> {
         if !self.groups.contains_key(group) {
             return Err(format!("{group} is not a known group"));
         }
@@ -600,6 +619,8 @@ impl Inventory {
                     if let Some(u) = self.groups.get_mut("ungrouped") {
                         u.hosts.retain(|h| h != host);
                     }
+                    self.membership
+                        .remove(&("ungrouped".to_string(), host.clone()));
                 }
             } else if mine.is_empty() || (mine.len() == 1 && mine[0] == "all") {
                 self.add_host(host, Some("ungrouped"), None);
@@ -645,6 +666,23 @@ impl Inventory {
             }
         }
         out
+    }
+
+    /// Recomputes group depths, each host's groups and the variable caches after changing the
+    /// inventory at run time (`add_host`, `group_by`). New top-level groups go under `all`.
+    pub fn refresh(&mut self) {
+        let names: Vec<String> = self.groups.keys().cloned().collect();
+        for name in &names {
+            if name != "all" && self.ancestors(name).is_empty() {
+                // `all` is never a descendant of a parentless group.
+                let _ = self.add_child_group("all", name);
+            }
+        }
+        self.finish();
+        self.group_layers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
     }
 
     /// Computes depths and each host's groups once loading is done.
@@ -722,11 +760,13 @@ impl Inventory {
                     }
                 }
             }
-            for n in &next {
-                seen.insert(n);
+            let mut unique = Vec::with_capacity(next.len());
+            for n in next {
+                if seen.insert(n) {
+                    unique.push(n);
+                }
             }
-            next.dedup();
-            level = next;
+            level = unique;
         }
         ordered
     }
@@ -944,13 +984,42 @@ impl Inventory {
     }
 }
 
-fn node_to_int(n: &Node) -> Option<i64> {
+/// Python's `int(value)`, with its error messages.
+fn python_int(n: &Node) -> Result<i64, String> {
     match &n.value {
-        NodeValue::Int(i) => Some(*i),
-        NodeValue::Bool(b) => Some(i64::from(*b)),
-        NodeValue::Float(f) => Some(*f as i64),
-        NodeValue::Str(s) | NodeValue::Unsafe(s) => s.trim().parse().ok(),
-        _ => None,
+        NodeValue::Int(i) => Ok(*i),
+        NodeValue::Bool(b) => Ok(i64::from(*b)),
+        NodeValue::Float(f) if f.is_finite() => Ok(f.trunc() as i64),
+        NodeValue::Float(f) => Err(format!(
+            "cannot convert float {} to integer",
+            crate::yaml::python_float_repr(*f)
+        )),
+        NodeValue::Str(s) | NodeValue::Unsafe(s) => {
+            let t = s.trim();
+            let d = t.strip_prefix(['+', '-']).unwrap_or(t);
+            let valid = !d.is_empty()
+                && !d.starts_with('_')
+                && !d.ends_with('_')
+                && !d.contains("__")
+                && d.chars().all(|c| c.is_ascii_digit() || c == '_');
+            let parsed = t.replace('_', "").parse::<i64>();
+            match (valid, parsed) {
+                (true, Ok(i)) => Ok(i),
+                _ => Err(format!(
+                    "invalid literal for int() with base 10: {}",
+                    crate::yaml::py_str_repr(s)
+                )),
+            }
+        }
+        other => Err(format!(
+            "int() argument must be a string, a bytes-like object or a real number, not '{}'",
+            match other {
+                NodeValue::Null => "NoneType",
+                NodeValue::Seq(_) => "list",
+                NodeValue::Map(_) => "dict",
+                _ => "object",
+            }
+        )),
     }
 }
 

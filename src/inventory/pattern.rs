@@ -63,6 +63,9 @@ fn order_patterns(patterns: Vec<String>) -> Vec<String> {
     let mut inter = Vec::new();
     let mut excl = Vec::new();
     for p in patterns {
+        if p.is_empty() {
+            continue;
+        }
         if p.starts_with('!') {
             excl.push(p);
         } else if p.starts_with('&') {

@@ -172,7 +172,7 @@ fn load_vars_file(
         file: file.clone(),
         message,
     };
-    let loaded = yaml::load_file(path).map_err(|e| match e {
+    let loaded = yaml::load_data_file(path).map_err(|e| match e {
         yaml::YamlError::Syntax {
             location, message, ..
         } => err(location, message),

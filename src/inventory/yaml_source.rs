@@ -3,8 +3,8 @@
 use super::{Inventory, address};
 use crate::yaml::{self, Node, NodeValue};
 
-fn load(text: &str, source: &str) -> Result<Option<Node>, String> {
-    let loaded = yaml::load_str(text, source).map_err(|e| match e {
+fn load(text: &str, source: &str) -> Result<(Option<Node>, Vec<String>), String> {
+    let loaded = yaml::load_data_str(text, source).map_err(|e| match e {
         yaml::YamlError::Syntax {
             location, message, ..
         } => format!("YAML parsing failed: {message} ({location})"),
@@ -13,12 +13,17 @@ fn load(text: &str, source: &str) -> Result<Option<Node>, String> {
     if loaded.documents.len() > 1 {
         return Err("expected a single document in the stream".into());
     }
-    Ok(loaded.documents.into_iter().next())
+    let warnings = loaded
+        .warnings
+        .iter()
+        .map(|w| format!("{}: {}", w.location, w.message))
+        .collect();
+    Ok((loaded.documents.into_iter().next(), warnings))
 }
 
 /// The `auto` plugin's check: the `plugin` key of a YAML plugin configuration file.
 pub(crate) fn plugin_config(text: &str, source: &str) -> Result<Option<String>, String> {
-    let Some(doc) = load(text, source)? else {
+    let Some(doc) = load(text, source)?.0 else {
         return Ok(None);
     };
     Ok(doc.get("plugin").and_then(|p| match &p.value {
@@ -43,7 +48,10 @@ fn python_type(v: &NodeValue) -> &'static str {
 
 /// Parses a YAML/JSON inventory into `inv`.
 pub(crate) fn parse(inv: &mut Inventory, text: &str, source: &str) -> Result<(), String> {
-    let doc = load(text, source)?;
+    let (doc, warnings) = load(text, source)?;
+    for w in warnings {
+        inv.warn(w);
+    }
     let Some(doc) = doc else {
         return Err("Parsed empty YAML file".into());
     };
@@ -151,7 +159,8 @@ fn parse_group(
         match key.as_str() {
             "vars" => {
                 for (var, value) in items {
-                    inv.set_variable(&group, &super::vars_files::key_string(var), value.clone());
+                    inv.set_variable(&group, &super::vars_files::key_string(var), value.clone())
+                        .map_err(|e| format!("{e} ({})", var.location))?;
                 }
             }
             "children" => {
@@ -186,7 +195,8 @@ fn parse_group(
                     for h in &hosts {
                         inv.add_host(h, Some(&group), port);
                         for (k, val) in vars {
-                            inv.set_variable(h, &super::vars_files::key_string(k), val.clone());
+                            inv.set_variable(h, &super::vars_files::key_string(k), val.clone())
+                                .map_err(|e| format!("{e} ({})", k.location))?;
                         }
                     }
                 }

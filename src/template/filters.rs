@@ -484,6 +484,32 @@ fn to_nice_json(v: Value, kw: Kwargs) -> Result<String, Error> {
     Ok(out)
 }
 
+/// Jinja2's `tojson`: sorted keys, then `<>&'` escaped for HTML.
+fn tojson(v: Value, indent: Option<Value>, kw: Kwargs) -> Result<String, Error> {
+    let indent = match indent {
+        Some(i) => Some(i),
+        None => kw.get::<Option<Value>>("indent")?,
+    };
+    let indent = indent.filter(|i| !i.is_none()).map(|i| match i.as_str() {
+        Some(s) => s.to_string(),
+        None => " ".repeat(i.as_i64().unwrap_or(0).max(0) as usize),
+    });
+    let o = JsonOpts {
+        item_sep: if indent.is_some() { "," } else { ", " }.into(),
+        indent,
+        sort_keys: true,
+        ensure_ascii: true,
+        key_sep: ": ".into(),
+    };
+    let mut out = String::new();
+    json_dump(&mut out, &v, &o, 0)?;
+    Ok(out
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\'', "\\u0027"))
+}
+
 fn from_json(v: String) -> Result<Value, Error> {
     let j: serde_json::Value =
         serde_json::from_str(&v).map_err(|e| err(format!("from_json: {e}")))?;
@@ -497,22 +523,16 @@ fn from_yaml(v: Value) -> Result<Value, Error> {
     let Some(s) = v.as_str() else {
         return Ok(v);
     };
-    let j: serde_json::Value =
-        serde_saphyr::from_str(s).map_err(|e| err(format!("from_yaml: {e}")))?;
-    Ok(Value::from(minijinja::value::Serde(&j)))
+    super::yamlload::load(s).map_err(|e| err(format!("from_yaml: {e}")))
 }
 
 fn from_yaml_all(v: Value) -> Result<Value, Error> {
     let Some(s) = v.as_str() else {
         return Ok(v);
     };
-    let docs: Vec<serde_json::Value> =
-        serde_saphyr::from_multiple(s).map_err(|e| err(format!("from_yaml_all: {e}")))?;
-    Ok(Value::from(
-        docs.iter()
-            .map(|d| Value::from(minijinja::value::Serde(d)))
-            .collect::<Vec<_>>(),
-    ))
+    super::yamlload::load_all(s)
+        .map(Value::from)
+        .map_err(|e| err(format!("from_yaml_all: {e}")))
 }
 
 fn to_yaml(v: Value, kw: Kwargs) -> Result<String, Error> {
@@ -548,8 +568,26 @@ fn to_nice_yaml(v: Value, indent: Option<usize>, kw: Kwargs) -> Result<String, E
 
 // ---------------------------------------------------------------- core Ansible filters
 
-fn ansible_default(value: Value, default: Option<Value>, boolean: Option<bool>) -> Value {
-    let default = default.unwrap_or_else(|| Value::from(""));
+/// Ansible's `default(default_value='', boolean=False)`; an undefined `default_value` stays
+/// undefined, so that `a | default(b) | default('c')` falls through to 'c'.
+fn ansible_default(value: Value, args: Rest<Value>, kw: Kwargs) -> Result<Value, Error> {
+    let default = match args.first() {
+        Some(d) => d.clone(),
+        None => kw
+            .get::<Option<Value>>("default_value")?
+            .unwrap_or_else(|| Value::from("")),
+    };
+    let boolean = match args.get(1) {
+        Some(b) => b.is_true(),
+        None => kw_bool(&kw, "boolean", false)?,
+    };
+    if args.len() > 2 {
+        return Err(Error::from(ErrorKind::TooManyArguments));
+    }
+    Ok(ansible_default_inner(value, default, Some(boolean)))
+}
+
+fn ansible_default_inner(value: Value, default: Value, boolean: Option<bool>) -> Value {
     if value.is_undefined() {
         return default;
     }
@@ -1530,6 +1568,25 @@ fn string(v: Value) -> Value {
     Value::from(to_text(&v))
 }
 
+/// `a % b` with a variable left side: string formatting for strings, Python modulo otherwise.
+fn pymod(a: Value, b: Value) -> Result<Value, Error> {
+    if a.kind() == ValueKind::String {
+        return pyformat(a, b).map(Value::from);
+    }
+    if a.is_integer() && b.is_integer() {
+        let (x, y) = (i128::try_from(a)?, i128::try_from(b)?);
+        if y == 0 {
+            return Err(err("integer modulo by zero"));
+        }
+        return Ok(Value::from(((x % y) + y) % y));
+    }
+    let (x, y) = (f64::try_from(a)?, f64::try_from(b)?);
+    if y == 0.0 {
+        return Err(err("float modulo"));
+    }
+    Ok(Value::from(x - y * (x / y).floor()))
+}
+
 fn pyformat(fmt: Value, args: Value) -> Result<String, Error> {
     let Some(f) = fmt.as_str() else {
         return Err(err(format!(
@@ -1554,7 +1611,20 @@ const SIZE_RANGES: [(char, u128); 9] = [
     ('B', 1),
 ];
 
-fn human_readable(v: Value, isbits: Option<bool>, unit: Option<String>) -> Result<String, Error> {
+fn human_readable(
+    v: Value,
+    isbits: Option<bool>,
+    unit: Option<String>,
+    kw: Kwargs,
+) -> Result<String, Error> {
+    let isbits = match isbits {
+        Some(b) => Some(b),
+        None => kw.get::<Option<bool>>("isbits")?,
+    };
+    let unit = match unit {
+        Some(u) => Some(u),
+        None => kw.get::<Option<String>>("unit")?,
+    };
     let size = f64::try_from(v.clone()).or_else(|_| {
         v.as_str()
             .and_then(|s| s.trim().parse::<f64>().ok())
@@ -1594,7 +1664,16 @@ fn human_to_bytes(
     v: Value,
     default_unit: Option<String>,
     isbits: Option<bool>,
+    kw: Kwargs,
 ) -> Result<Value, Error> {
+    let default_unit = match default_unit {
+        Some(u) => Some(u),
+        None => kw.get::<Option<String>>("default_unit")?,
+    };
+    let isbits = match isbits {
+        Some(b) => Some(b),
+        None => kw.get::<Option<bool>>("isbits")?,
+    };
     let s = to_text(&v);
     let t = s.trim_start();
     let num_end = t
@@ -1712,6 +1791,10 @@ impl Object for PyDateTime {
                 format!("datetime has no method {method}"),
             )),
         }
+    }
+
+    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Plain
     }
 
     fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -1951,6 +2034,63 @@ pub(crate) fn type_name(v: &Value) -> &'static str {
     }
 }
 
+/// Jinja2's `dictsort(value, case_sensitive=False, by='key', reverse=False)`.
+fn dictsort(
+    v: Value,
+    case_sensitive: Option<bool>,
+    by: Option<String>,
+    reverse: Option<bool>,
+    kw: Kwargs,
+) -> Result<Value, Error> {
+    let cs = match case_sensitive {
+        Some(c) => c,
+        None => kw_bool(&kw, "case_sensitive", false)?,
+    };
+    let by = match by {
+        Some(b) => b,
+        None => kw
+            .get::<Option<String>>("by")?
+            .unwrap_or_else(|| "key".into()),
+    };
+    let reverse = match reverse {
+        Some(r) => r,
+        None => kw_bool(&kw, "reverse", false)?,
+    };
+    kw.assert_all_used()?;
+    let pos = match by.as_str() {
+        "key" => 0,
+        "value" => 1,
+        _ => return Err(err("You can only sort by either \"key\" or \"value\"")),
+    };
+    let mut pairs: Vec<(Value, Value)> = map_entries(&v)?.into_iter().collect();
+    let norm = |x: &Value| -> Value {
+        match x.as_str() {
+            Some(s) if !cs => Value::from(s.to_lowercase()),
+            _ => x.clone(),
+        }
+    };
+    pairs.sort_by(|a, b| {
+        let (x, y) = if pos == 0 { (&a.0, &b.0) } else { (&a.1, &b.1) };
+        norm(x).cmp(&norm(y))
+    });
+    if reverse {
+        pairs.reverse();
+    }
+    Ok(Value::from(
+        pairs
+            .into_iter()
+            .map(|(k, v)| Value::from(vec![k, v]))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// Jinja2's `wordcount`: the number of `\w+` runs.
+fn wordcount(v: Value) -> Result<i64, Error> {
+    let s = to_text(&v);
+    let re = py_regex(r"\w+", false, false)?;
+    Ok(re.find_iter(&s).count() as i64)
+}
+
 fn type_debug(v: Value) -> &'static str {
     type_name(&v)
 }
@@ -2180,6 +2320,475 @@ fn path_of(v: &Value) -> String {
     expanduser(&to_text(v))
 }
 
+// ---------------------------------------------------------------- more core filters
+
+/// `to_uuid`: UUIDv5 in Ansible's namespace (361E6D51-FAEC-444A-9079-341386DA8E2E).
+fn to_uuid(v: Value, namespace: Option<String>, kw: Kwargs) -> Result<String, Error> {
+    use sha1::Digest;
+    let namespace = match namespace {
+        Some(n) => Some(n),
+        None => kw.get::<Option<String>>("namespace")?,
+    };
+    let ns = namespace.unwrap_or_else(|| "361E6D51-FAEC-444A-9079-341386DA8E2E".into());
+    let hex: String = ns.chars().filter(|c| c.is_ascii_hexdigit()).collect();
+    if hex.len() != 32 {
+        return Err(err(format!(
+            "Invalid value '{ns}' for 'namespace': badly formed hexadecimal UUID string"
+        )));
+    }
+    let mut nsb = [0u8; 16];
+    for (i, b) in nsb.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[i * 2..i * 2 + 2], 16).map_err(|e| err(e.to_string()))?;
+    }
+    let mut h = sha1::Sha1::new();
+    h.update(nsb);
+    h.update(to_text(&v).as_bytes());
+    let d = h.finalize();
+    let mut u = [0u8; 16];
+    u.copy_from_slice(&d[..16]);
+    u[6] = (u[6] & 0x0f) | 0x50;
+    u[8] = (u[8] & 0x3f) | 0x80;
+    let x: String = u.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &x[..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..]
+    ))
+}
+
+/// `os.path.expandvars`: `$NAME` and `${NAME}` (unknown names are left as they are).
+fn expandvars(v: Value) -> String {
+    let s = to_text(&v);
+    let mut out = String::new();
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == '$' && i + 1 < chars.len() {
+            let (name, end) = if chars[i + 1] == '{' {
+                match chars[i + 2..].iter().position(|&c| c == '}') {
+                    Some(p) => (
+                        chars[i + 2..i + 2 + p].iter().collect::<String>(),
+                        i + 3 + p,
+                    ),
+                    None => (String::new(), i),
+                }
+            } else {
+                let mut j = i + 1;
+                while j < chars.len() && (chars[j].is_ascii_alphanumeric() || chars[j] == '_') {
+                    j += 1;
+                }
+                (chars[i + 1..j].iter().collect(), j)
+            };
+            if !name.is_empty()
+                && let Ok(val) = std::env::var(&name)
+            {
+                out.push_str(&val);
+                i = end;
+                continue;
+            }
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    out
+}
+
+/// `os.path.normpath`.
+fn normpath_str(s: &str) -> String {
+    if s.is_empty() {
+        return ".".into();
+    }
+    let initial = if s.starts_with("//") && !s.starts_with("///") {
+        "//"
+    } else if s.starts_with('/') {
+        "/"
+    } else {
+        ""
+    };
+    let mut parts: Vec<&str> = Vec::new();
+    for c in s.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                if !parts.is_empty() && parts.last() != Some(&"..") {
+                    parts.pop();
+                } else if initial.is_empty() {
+                    parts.push("..");
+                }
+            }
+            c => parts.push(c),
+        }
+    }
+    let out = format!("{initial}{}", parts.join("/"));
+    if out.is_empty() { ".".into() } else { out }
+}
+
+fn normpath(v: Value) -> String {
+    normpath_str(&to_text(&v))
+}
+
+/// `os.path.join` over a list (or a single string).
+fn path_join(v: Value) -> Result<String, Error> {
+    if let Some(s) = v.as_str() {
+        return Ok(s.to_string());
+    }
+    let mut out = String::new();
+    for p in items(&v)? {
+        let p = to_text(&p);
+        if p.starts_with('/') || out.is_empty() {
+            out = p;
+        } else {
+            if !out.ends_with('/') {
+                out.push('/');
+            }
+            out.push_str(&p);
+        }
+    }
+    Ok(out)
+}
+
+fn relpath(v: Value, start: Option<String>) -> String {
+    let abs = |p: &str| -> String {
+        if p.starts_with('/') {
+            normpath_str(p)
+        } else {
+            let cwd = std::env::current_dir()
+                .unwrap_or_default()
+                .display()
+                .to_string();
+            normpath_str(&format!("{cwd}/{p}"))
+        }
+    };
+    let path = abs(&to_text(&v));
+    let start = abs(&start.unwrap_or_else(|| ".".into()));
+    let pl: Vec<&str> = path.split('/').filter(|x| !x.is_empty()).collect();
+    let sl: Vec<&str> = start.split('/').filter(|x| !x.is_empty()).collect();
+    let common = pl.iter().zip(sl.iter()).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<&str> = vec![".."; sl.len() - common];
+    parts.extend(&pl[common..]);
+    if parts.is_empty() {
+        ".".into()
+    } else {
+        parts.join("/")
+    }
+}
+
+fn commonpath(v: Value) -> Result<String, Error> {
+    let paths: Vec<String> = items(&v)?.iter().map(to_text).collect();
+    let Some(first) = paths.first() else {
+        return Err(err("commonpath() arg is an empty sequence"));
+    };
+    let isabs = first.starts_with('/');
+    if paths.iter().any(|p| p.starts_with('/') != isabs) {
+        return Err(err("Can't mix absolute and relative paths"));
+    }
+    let split: Vec<Vec<&str>> = paths
+        .iter()
+        .map(|p| {
+            p.split('/')
+                .filter(|c| !c.is_empty() && *c != ".")
+                .collect()
+        })
+        .collect();
+    let mut common: Vec<&str> = split[0].clone();
+    for sp in &split[1..] {
+        let n = common
+            .iter()
+            .zip(sp.iter())
+            .take_while(|(a, b)| a == b)
+            .count();
+        common.truncate(n);
+    }
+    Ok(format!(
+        "{}{}",
+        if isabs { "/" } else { "" },
+        common.join("/")
+    ))
+}
+
+fn win_splitdrive_parts(s: &str) -> (String, String) {
+    let b = s.as_bytes();
+    if b.len() >= 2 && b[1] == b':' {
+        return (s[..2].to_string(), s[2..].to_string());
+    }
+    if s.starts_with("\\\\") || s.starts_with("//") {
+        let norm = s.replace('/', "\\");
+        let rest = &norm[2..];
+        if let Some(i) = rest.find('\\') {
+            let after = &rest[i + 1..];
+            let j = after.find('\\').map_or(after.len(), |j| j);
+            let end = 2 + i + 1 + j;
+            return (s[..end].to_string(), s[end..].to_string());
+        }
+    }
+    (String::new(), s.to_string())
+}
+
+fn win_splitdrive(v: Value) -> Value {
+    let (d, p) = win_splitdrive_parts(&to_text(&v));
+    Value::from(vec![d, p])
+}
+
+fn win_basename(v: Value) -> String {
+    let (_, p) = win_splitdrive_parts(&to_text(&v));
+    p.rsplit(['\\', '/']).next().unwrap_or("").to_string()
+}
+
+fn win_dirname(v: Value) -> String {
+    let (d, p) = win_splitdrive_parts(&to_text(&v));
+    let i = p.rfind(['\\', '/']).map_or(0, |i| i + 1);
+    let head = &p[..i];
+    let trimmed = head.trim_end_matches(['\\', '/']);
+    format!("{d}{}", if trimmed.is_empty() { head } else { trimmed })
+}
+
+fn fileglob_filter(v: Value) -> Result<Value, Error> {
+    let pat = to_text(&v);
+    let (dir, file) = match pat.rfind('/') {
+        Some(i) => (pat[..i].to_string(), pat[i + 1..].to_string()),
+        None => (".".to_string(), pat.clone()),
+    };
+    let mut out: Vec<String> = std::fs::read_dir(if dir.is_empty() { "/" } else { &dir })
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter(|e| e.path().is_file())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| {
+                    super::lookups::wildcard(&file, n)
+                        && (!n.starts_with('.') || file.starts_with('.'))
+                })
+                .map(|n| {
+                    if pat.contains('/') {
+                        format!("{dir}/{n}")
+                    } else {
+                        n
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    Ok(Value::from(out))
+}
+
+fn num(v: &Value, what: &str) -> Result<f64, Error> {
+    if v.kind() == ValueKind::Number || v.kind() == ValueKind::Bool {
+        return f64::try_from(v.clone())
+            .map_err(|_| err(format!("{what}() can only be used on numbers")));
+    }
+    Err(err(format!("{what}() can only be used on numbers")))
+}
+
+fn log(x: Value, base: Option<Value>) -> Result<f64, Error> {
+    let x = num(&x, "log")?;
+    match base {
+        None => Ok(x.ln()),
+        Some(b) => {
+            let b = num(&b, "log")?;
+            Ok(if b == 10.0 {
+                x.log10()
+            } else {
+                x.ln() / b.ln()
+            })
+        }
+    }
+}
+
+fn pow(x: Value, y: Value) -> Result<f64, Error> {
+    Ok(num(&x, "pow")?.powf(num(&y, "pow")?))
+}
+
+fn root(x: Value, base: Option<Value>) -> Result<f64, Error> {
+    let x = num(&x, "root")?;
+    let b = match base {
+        Some(b) => num(&b, "root")?,
+        None => 2.0,
+    };
+    Ok(if b == 2.0 { x.sqrt() } else { x.powf(1.0 / b) })
+}
+
+fn urldecode(v: Value) -> String {
+    let s = to_text(&v).replace('+', " ");
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(x) =
+                u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
+        {
+            out.push(x);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn permutations(v: Value, r: Option<usize>) -> Result<Value, Error> {
+    let list = items(&v)?;
+    let r = r.unwrap_or(list.len());
+    let mut out = Vec::new();
+    fn rec(
+        list: &[Value],
+        r: usize,
+        used: &mut Vec<bool>,
+        cur: &mut Vec<Value>,
+        out: &mut Vec<Value>,
+    ) {
+        if cur.len() == r {
+            out.push(Value::from(cur.clone()));
+            return;
+        }
+        for i in 0..list.len() {
+            if !used[i] {
+                used[i] = true;
+                cur.push(list[i].clone());
+                rec(list, r, used, cur, out);
+                cur.pop();
+                used[i] = false;
+            }
+        }
+    }
+    if r <= list.len() {
+        rec(
+            &list,
+            r,
+            &mut vec![false; list.len()],
+            &mut Vec::new(),
+            &mut out,
+        );
+    }
+    Ok(Value::from(out))
+}
+
+fn combinations(v: Value, r: usize) -> Result<Value, Error> {
+    let list = items(&v)?;
+    let mut out = Vec::new();
+    fn rec(list: &[Value], r: usize, start: usize, cur: &mut Vec<Value>, out: &mut Vec<Value>) {
+        if cur.len() == r {
+            out.push(Value::from(cur.clone()));
+            return;
+        }
+        for i in start..list.len() {
+            cur.push(list[i].clone());
+            rec(list, r, i + 1, cur, out);
+            cur.pop();
+        }
+    }
+    rec(&list, r, 0, &mut Vec::new(), &mut out);
+    Ok(Value::from(out))
+}
+
+fn rekey_on_member(data: Value, key: Value, duplicates: Option<String>) -> Result<Value, Error> {
+    let duplicates = duplicates.unwrap_or_else(|| "error".into());
+    if duplicates != "error" && duplicates != "overwrite" {
+        return Err(err(format!(
+            "duplicates parameter to rekey_on_member has unknown value {}",
+            super::pyrepr::str_repr(&duplicates)
+        )));
+    }
+    let list: Vec<Value> = if is_map(&data) {
+        map_entries(&data)?.into_values().collect()
+    } else if is_seq(&data) {
+        items(&data)?
+    } else {
+        return Err(err("Type is not a valid list, set, or dict"));
+    };
+    let mut out = indexmap::IndexMap::new();
+    for item in list {
+        if !is_map(&item) {
+            return Err(err("List item is not a valid dict"));
+        }
+        let k = item.get_item(&key)?;
+        if k.is_undefined() {
+            return Err(err(format!("Key {} was not found.", repr(&key))));
+        }
+        if out.contains_key(&k) && duplicates == "error" {
+            return Err(err(format!(
+                "Key {} is not unique, cannot convert to dict.",
+                repr(&k)
+            )));
+        }
+        out.insert(k, item);
+    }
+    Ok(map_value(out))
+}
+
+fn result_flag_test(
+    name: &'static str,
+) -> impl Fn(Value) -> Result<bool, Error> + Send + Sync + 'static {
+    move |v: Value| {
+        result_dict(&v, name)?;
+        Ok(match name {
+            "timedout" => v
+                .get_attr("timedout")
+                .ok()
+                .filter(truthy)
+                .is_some_and(|t| t.get_attr("period").is_ok_and(|p| truthy(&p))),
+            "unreachable" => flag(&v, "unreachable"),
+            "reachable" => !flag(&v, "unreachable"),
+            "started" | "finished" => {
+                let x = v.get_attr(name).unwrap_or_default();
+                if x.is_undefined() { true } else { truthy(&x) }
+            }
+            _ => false,
+        })
+    }
+}
+
+/// Python's `urlparse(value).scheme` (empty when there is none).
+fn url_scheme(s: &str) -> String {
+    match s.find(':') {
+        Some(i)
+            if i > 0
+                && s[..i].starts_with(|c: char| c.is_ascii_alphabetic())
+                && s[..i]
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
+        {
+            s[..i].to_lowercase()
+        }
+        _ => String::new(),
+    }
+}
+
+/// Ansible's `uri` test: any string parses; with `schemes`, the scheme must be one of them.
+fn uri_test(v: Value, schemes: Option<Value>) -> Result<bool, Error> {
+    let scheme = url_scheme(&to_text(&v));
+    match schemes {
+        Some(list) if !list.is_none() && list.len() != Some(0) => Ok(items(&list)?
+            .iter()
+            .any(|x| x.as_str() == Some(scheme.as_str()))),
+        _ => Ok(true),
+    }
+}
+
+/// Ansible's `url` test: a `uri` with a netloc (or the `file` scheme).
+fn url_test(v: Value, schemes: Option<Value>) -> Result<bool, Error> {
+    let s = to_text(&v);
+    if !uri_test(v, schemes)? {
+        return Ok(false);
+    }
+    let scheme = url_scheme(&s);
+    let rest = if scheme.is_empty() {
+        s.as_str()
+    } else {
+        &s[scheme.len() + 1..]
+    };
+    let netloc = rest
+        .strip_prefix("//")
+        .map(|r| r.split(['/', '?', '#']).next().unwrap_or(""))
+        .unwrap_or("");
+    Ok(!netloc.is_empty() || scheme == "file")
+}
+
 /// Registers the filters and tests on `env`.
 pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_filter("default", ansible_default);
@@ -2188,6 +2797,7 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_filter("mandatory", mandatory);
     env.add_filter("to_json", to_json);
     env.add_filter("to_nice_json", to_nice_json);
+    env.add_filter("tojson", tojson);
     env.add_filter("from_json", from_json);
     env.add_filter("to_yaml", to_yaml);
     env.add_filter("to_nice_yaml", to_nice_yaml);
@@ -2238,6 +2848,7 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_filter("float", jinja_float);
     env.add_filter("string", string);
     env.add_filter("__pyformat", pyformat);
+    env.add_filter("__pymod", pymod);
     env.add_filter("human_readable", human_readable);
     env.add_filter("human_to_bytes", human_to_bytes);
     env.add_filter("to_datetime", to_datetime);
@@ -2246,8 +2857,25 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_filter("random", random);
     env.add_filter("shuffle", shuffle);
     env.add_filter("type_debug", type_debug);
-    env.add_filter("version_compare", version_compare);
-    env.add_filter("version", version_compare);
+    env.add_filter("dictsort", dictsort);
+    env.add_filter("to_uuid", to_uuid);
+    env.add_filter("expandvars", expandvars);
+    env.add_filter("normpath", normpath);
+    env.add_filter("path_join", path_join);
+    env.add_filter("relpath", relpath);
+    env.add_filter("commonpath", commonpath);
+    env.add_filter("win_basename", win_basename);
+    env.add_filter("win_dirname", win_dirname);
+    env.add_filter("win_splitdrive", win_splitdrive);
+    env.add_filter("fileglob", fileglob_filter);
+    env.add_filter("log", log);
+    env.add_filter("pow", pow);
+    env.add_filter("root", root);
+    env.add_filter("urldecode", urldecode);
+    env.add_filter("permutations", permutations);
+    env.add_filter("combinations", combinations);
+    env.add_filter("rekey_on_member", rekey_on_member);
+    env.add_filter("wordcount", wordcount);
 
     env.add_test("version", version_compare);
     env.add_test("version_compare", version_compare);
@@ -2320,6 +2948,31 @@ pub(crate) fn register(env: &mut Environment<'static>) {
             _ => false,
         }
     });
+    for n in [
+        "timedout",
+        "unreachable",
+        "reachable",
+        "started",
+        "finished",
+    ] {
+        env.add_test(n, result_flag_test(n));
+    }
+    env.add_test("successful", test_success);
+    env.add_test("issubset", |a: Value, b: Value| -> Result<bool, Error> {
+        let bl = items(&b)?;
+        Ok(items(&a)?.iter().all(|x| contains(&bl, x)))
+    });
+    env.add_test("issuperset", |a: Value, b: Value| -> Result<bool, Error> {
+        let al = items(&a)?;
+        Ok(items(&b)?.iter().all(|x| contains(&al, x)))
+    });
+    env.add_test("isnan", |v: Value| f64::try_from(v).is_ok_and(f64::is_nan));
+    env.add_test("link_exists", |v: Value| {
+        std::fs::symlink_metadata(path_of(&v)).is_ok()
+    });
+    env.add_test("uri", uri_test);
+    env.add_test("url", url_test);
+    env.add_test("urn", |v: Value| url_scheme(&to_text(&v)) == "urn");
     for n in ["failed", "failure"] {
         env.add_test(n, test_failed);
     }

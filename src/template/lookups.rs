@@ -153,10 +153,7 @@ fn run_lookup(
                     }
                 }
             }
-            Ok(vec![Value::from(
-                out.iter().map(to_text).collect::<Vec<_>>().join(","),
-            )])
-            .map(|v| if out.is_empty() { vec![] } else { v })
+            Ok(out)
         }
         "first_found" => {
             let mut files: Vec<String> = Vec::new();

@@ -13,6 +13,9 @@ mod pyrandom;
 pub mod pyrepr;
 mod rewrite;
 pub mod yamldump;
+pub mod yamlload;
+
+pub use pyrepr::{is_omit, omit_value};
 
 use crate::error::{ExitCode, HasExitCode, Location};
 use minijinja::value::ValueKind;
@@ -183,6 +186,7 @@ impl TemplateOptions {
             var_end: self.variable_end_string.clone(),
             comment_start: self.comment_start_string.clone(),
             comment_end: self.comment_end_string.clone(),
+            trim_blocks: self.trim_blocks,
         }
     }
 
@@ -424,7 +428,7 @@ fn formatter(
         e.0 += 1;
         e.1 = Some(value.clone());
     });
-    let res = match value.kind() {
+    match value.kind() {
         ValueKind::None => Ok(()),
         ValueKind::Undefined => Err(minijinja::Error::new(
             minijinja::ErrorKind::UndefinedError,
@@ -433,10 +437,9 @@ fn formatter(
         ValueKind::String => out
             .write_str(value.as_str().unwrap_or_default())
             .map_err(Into::into),
+        _ if pyrepr::is_omit(value) => Ok(()),
         _ => out.write_str(&pyrepr::repr(value)).map_err(Into::into),
-    };
-    let _ = out.write_str("");
-    res
+    }
 }
 
 impl Templar {
@@ -532,9 +535,19 @@ impl Templar {
         rctx: Arc<RenderCtx>,
         pad: bool,
     ) -> Result<Value, TemplateError> {
+        // Ansible pads with the module's newline_sequence: a header override does not reach it.
+        let pad_newline = opts.newline_sequence.clone();
         let body = opts.apply_header(source, name)?;
         let header_len = source.len() - body.len();
-        let env = self.env_for(opts, rctx)?;
+        // the shared environment serves plain strings; a file render or a search path gets its own
+        let owned;
+        let env: &Environment<'static> = if opts.is_default_syntax() && rctx.search_path.is_empty()
+        {
+            &self.env
+        } else {
+            owned = self.env_for(opts, rctx)?;
+            &owned
+        };
         let d = opts.delims();
         let src = rewrite::rewrite(body, &d, &opts.newline_sequence);
         let (out, (count, last)) = with_emits(|| env.render_named_str(name, &src, ctx));
@@ -543,6 +556,7 @@ impl Templar {
             if let Some(msg) = unclosed_block_hint(&e, &src, &d) {
                 te.message.push_str(&msg);
             }
+            name_parent_type(env, ctx, &mut te.message);
             if header_len > 0
                 && let Some(loc) = te.location.as_mut()
                 && &*loc.file == name
@@ -560,7 +574,7 @@ impl Templar {
             let want = count_trailing_newlines(source);
             let have = count_trailing_newlines(&out);
             if want > have {
-                out.push_str(&opts.newline_sequence.repeat(want - have));
+                out.push_str(&pad_newline.repeat(want - have));
                 return Ok(Value::from(out));
             }
         }
@@ -573,6 +587,7 @@ impl Templar {
         match v.kind() {
             ValueKind::String => v.as_str().unwrap_or_default().to_string(),
             ValueKind::None => String::new(),
+            _ if pyrepr::is_omit(&v) => String::new(),
             _ => pyrepr::repr(&v),
         }
     }
@@ -585,22 +600,60 @@ impl Templar {
         source: &str,
         ctx: &Value,
     ) -> Result<String, TemplateError> {
+        self.render_str_in(name, source, ctx, &[])
+    }
+
+    /// [`Templar::render_str`] with a search path for lookups and includes (a role's and the
+    /// playbook's directories; `files/` and `templates/` subdirectories are searched first).
+    pub fn render_str_in(
+        &self,
+        name: &str,
+        source: &str,
+        ctx: &Value,
+        search_path: &[PathBuf],
+    ) -> Result<String, TemplateError> {
         let mut opts = TemplateOptions::default();
-        let rctx = Arc::new(RenderCtx::default());
+        let rctx = Arc::new(RenderCtx {
+            search_path: search_path.to_vec(),
+        });
         self.render_source(name, source, ctx, &mut opts, rctx, true)
             .map(Self::to_output)
     }
 
+    /// [`Templar::eval_expr`] with a search path for lookups.
+    pub fn eval_expr_in(
+        &self,
+        expr: &str,
+        ctx: &Value,
+        search_path: &[PathBuf],
+    ) -> Result<Value, TemplateError> {
+        if search_path.is_empty() {
+            return self.eval_expr(expr, ctx);
+        }
+        let rctx = Arc::new(RenderCtx {
+            search_path: search_path.to_vec(),
+        });
+        let env = self.env_for(&TemplateOptions::default(), rctx)?;
+        Self::eval_in_env(&env, expr, ctx)
+    }
+
     /// Evaluates a bare expression (as in `when:`) to a value.
     pub fn eval_expr(&self, expr: &str, ctx: &Value) -> Result<Value, TemplateError> {
+        Self::eval_in_env(&self.env, expr, ctx)
+    }
+
+    fn eval_in_env(
+        env: &Environment<'static>,
+        expr: &str,
+        ctx: &Value,
+    ) -> Result<Value, TemplateError> {
         let rewritten = rewrite::rewrite(&format!("{{{{{expr}}}}}"), &Delims::default(), "\n");
         let rewritten = rewritten
             .strip_prefix("{{")
             .and_then(|s| s.strip_suffix("}}"))
             .unwrap_or(expr)
             .to_string();
-        let compiled = self
-            .env
+        let compiled = env
             .compile_expression_owned(rewritten)
             .map_err(|e| TemplateError::from_minijinja(&e, expr, Some(expr)))?;
         compiled
@@ -611,27 +664,51 @@ impl Templar {
     /// Ansible 2.19's rule for a string in vars/arguments: no template markers → the string
     /// unchanged; exactly one `{{ expr }}` → the expression's native value; else rendered text.
     pub fn template_value(&self, s: &str, ctx: &Value) -> Result<Value, TemplateError> {
+        self.template_value_in(s, ctx, &[])
+    }
+
+    /// [`Templar::template_value`] with a search path for lookups (see [`Templar::render_str_in`]).
+    pub fn template_value_in(
+        &self,
+        s: &str,
+        ctx: &Value,
+        search_path: &[PathBuf],
+    ) -> Result<Value, TemplateError> {
         if !s.contains("{{") && !s.contains("{%") && !s.contains("{#") {
             return Ok(Value::from(s));
         }
         let mut opts = TemplateOptions::default();
-        let rctx = Arc::new(RenderCtx::default());
+        let rctx = Arc::new(RenderCtx {
+            search_path: search_path.to_vec(),
+        });
         self.render_source(s, s, ctx, &mut opts, rctx, true)
     }
 
     /// [`Templar::template_value`] over a whole value: strings are templated, lists and maps
     /// recursively; a safe string (`!unsafe`) is returned as is.
     pub fn template_any(&self, v: &Value, ctx: &Value) -> Result<Value, TemplateError> {
+        self.template_any_in(v, ctx, &[])
+    }
+
+    /// [`Templar::template_any`] with a search path for lookups.
+    pub fn template_any_in(
+        &self,
+        v: &Value,
+        ctx: &Value,
+        search_path: &[PathBuf],
+    ) -> Result<Value, TemplateError> {
         match v.kind() {
             ValueKind::String if v.is_safe() => Ok(v.clone()),
-            ValueKind::String => self.template_value(v.as_str().unwrap_or_default(), ctx),
+            ValueKind::String => {
+                self.template_value_in(v.as_str().unwrap_or_default(), ctx, search_path)
+            }
             ValueKind::Seq => {
                 let mut out = Vec::new();
                 for item in v
                     .try_iter()
                     .map_err(|e| TemplateError::new(e.to_string(), None))?
                 {
-                    out.push(self.template_any(&item, ctx)?);
+                    out.push(self.template_any_in(&item, ctx, search_path)?);
                 }
                 Ok(Value::from(out))
             }
@@ -642,13 +719,42 @@ impl Templar {
                     .map_err(|e| TemplateError::new(e.to_string(), None))?
                 {
                     let val = v.get_item(&key).unwrap_or_default();
-                    out.insert(self.template_any(&key, ctx)?, self.template_any(&val, ctx)?);
+                    out.insert(
+                        self.template_any_in(&key, ctx, search_path)?,
+                        self.template_any_in(&val, ctx, search_path)?,
+                    );
                 }
                 Ok(Value::from_object(out))
             }
             _ => Ok(v.clone()),
         }
     }
+}
+
+/// "object has no attribute 'x' ('a.b.x' is undefined)" → Ansible's "object of type 'dict' has
+/// no attribute 'x'", when the parent `a.b` can be evaluated from the top-level variables.
+fn name_parent_type(env: &Environment<'static>, ctx: &Value, message: &mut String) {
+    let Some(rest) = message.strip_prefix("object has no ") else {
+        return;
+    };
+    let Some(open) = rest.find("('") else { return };
+    let Some(close) = rest[open..].find("' is undefined)") else {
+        return;
+    };
+    let culprit = &rest[open + 2..open + close];
+    let parent = match culprit.rfind(['.', '[']) {
+        Some(i) => &culprit[..i],
+        None => return,
+    };
+    let Ok(expr) = env.compile_expression(parent) else {
+        return;
+    };
+    let Ok(v) = expr.eval(ctx) else { return };
+    if v.is_undefined() {
+        return;
+    }
+    let ty = filters::type_name(&v);
+    *message = format!("object of type '{ty}' has no {rest}");
 }
 
 /// True when the rendered text is exactly the one emitted value (no template text around it).
@@ -699,4 +805,61 @@ fn unclosed_block_hint(err: &minijinja::Error, src: &str, d: &Delims) -> Option<
             .collect::<Vec<_>>()
             .join(" or ")
     ))
+}
+
+/// The variables Ansible's `template` action adds for one template
+/// (`generate_ansible_template_vars`): `template_host`, `template_path` (the `src` argument),
+/// `template_fullpath`, `template_destpath`, `template_uid`, `template_mtime`,
+/// `template_run_date`, and `ansible_managed` ("Ansible managed", unless `managed` overrides it).
+/// The caller merges them over the task vars; a user-set `ansible_managed` wins.
+pub fn template_module_vars(
+    src_arg: &str,
+    fullpath: &Path,
+    dest: Option<&str>,
+) -> indexmap::IndexMap<String, Value> {
+    use std::os::unix::fs::MetadataExt;
+    let mut m = indexmap::IndexMap::new();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    m.insert("template_host".into(), Value::from(host));
+    m.insert("template_path".into(), Value::from(src_arg));
+    let meta = std::fs::metadata(fullpath).ok();
+    let mtime = meta.as_ref().map(|md| {
+        let ts = jiff::Timestamp::from_second(md.mtime()).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        ts.to_zoned(jiff::tz::TimeZone::system()).datetime()
+    });
+    m.insert(
+        "template_mtime".into(),
+        mtime.map_or(Value::from(()), |d| {
+            Value::from_object(filters::PyDateTime(d))
+        }),
+    );
+    let uid = meta.as_ref().map(|md| md.uid());
+    let uid_name = uid.map(|u| {
+        std::fs::read_to_string("/etc/passwd")
+            .ok()
+            .and_then(|p| {
+                p.lines().find_map(|l| {
+                    let f: Vec<&str> = l.split(':').collect();
+                    (f.len() > 2 && f[2] == u.to_string()).then(|| f[0].to_string())
+                })
+            })
+            .map_or(Value::from(u), Value::from)
+    });
+    m.insert("template_uid".into(), uid_name.unwrap_or(Value::from(())));
+    m.insert(
+        "template_run_date".into(),
+        Value::from_object(filters::PyDateTime(filters::now_local(false))),
+    );
+    m.insert(
+        "template_destpath".into(),
+        dest.map_or(Value::from(()), Value::from),
+    );
+    m.insert(
+        "template_fullpath".into(),
+        Value::from(fullpath.display().to_string()),
+    );
+    m.insert("ansible_managed".into(), Value::from("Ansible managed"));
+    m
 }

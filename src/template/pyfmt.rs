@@ -97,7 +97,13 @@ pub fn format(fmt: &str, args: &Value) -> Result<String, Error> {
     let uses_keys = specs.iter().any(|s| s.2.key.is_some());
     let args_list: Vec<Value> = if uses_keys {
         Vec::new()
-    } else if matches!(args.kind(), ValueKind::Seq) && !(positional == 1 && args.len() != Some(1)) {
+    } else if args
+        .downcast_object_ref::<minijinja::value::Tuple>()
+        .is_some()
+    {
+        // a tuple supplies the positional arguments; a list is one value (Python)
+        args.try_iter()?.collect()
+    } else if matches!(args.kind(), ValueKind::Seq) && positional > 1 {
         args.try_iter()?.collect()
     } else {
         vec![args.clone()]

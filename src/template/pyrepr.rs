@@ -96,6 +96,32 @@ pub fn str_repr(s: &str) -> String {
     out
 }
 
+/// Ansible's `omit` placeholder: renders as "" and drops out of lists and dicts when a
+/// template's result is written (ansible-core 2.19). The vars layer binds `omit` to
+/// [`omit_value`]; module argument handling drops arguments for which [`is_omit`] holds.
+#[derive(Debug)]
+pub struct Omit;
+
+impl minijinja::value::Object for Omit {
+    fn repr(self: &std::sync::Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Plain
+    }
+
+    fn render(self: &std::sync::Arc<Self>, _f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Ok(())
+    }
+}
+
+/// The value of the `omit` variable.
+pub fn omit_value() -> Value {
+    Value::from_object(Omit)
+}
+
+/// True for the `omit` placeholder.
+pub fn is_omit(v: &Value) -> bool {
+    v.downcast_object_ref::<Omit>().is_some()
+}
+
 /// Python `repr()` of a value.
 pub fn repr(v: &Value) -> String {
     let mut out = String::new();
@@ -118,7 +144,7 @@ fn write_repr(out: &mut String, v: &Value) {
         ValueKind::Seq | ValueKind::Iterable => {
             out.push('[');
             if let Ok(iter) = v.try_iter() {
-                for (i, item) in iter.enumerate() {
+                for (i, item) in iter.filter(|x| !is_omit(x)).enumerate() {
                     if i > 0 {
                         out.push_str(", ");
                     }
@@ -130,13 +156,18 @@ fn write_repr(out: &mut String, v: &Value) {
         ValueKind::Map => {
             out.push('{');
             if let Ok(iter) = v.try_iter() {
-                for (i, key) in iter.enumerate() {
+                let pairs = iter
+                    .map(|k| {
+                        let item = v.get_item(&k).unwrap_or_default();
+                        (k, item)
+                    })
+                    .filter(|(_, item)| !is_omit(item));
+                for (i, (key, item)) in pairs.enumerate() {
                     if i > 0 {
                         out.push_str(", ");
                     }
                     write_repr(out, &key);
                     out.push_str(": ");
-                    let item = v.get_item(&key).unwrap_or_default();
                     write_repr(out, &item);
                 }
             }

@@ -13,6 +13,8 @@ pub struct Delims {
     pub var_end: String,
     pub comment_start: String,
     pub comment_end: String,
+    /// trim_blocks is on (then the newline after `{% raw %}` must survive, as in Jinja2).
+    pub trim_blocks: bool,
 }
 
 impl Default for Delims {
@@ -24,6 +26,7 @@ impl Default for Delims {
             var_end: "}}".into(),
             comment_start: "{#".into(),
             comment_end: "#}".into(),
+            trim_blocks: true,
         }
     }
 }
@@ -67,6 +70,10 @@ pub fn rewrite(src: &str, d: &Delims, newline_sequence: &str) -> String {
         i = end + close.len();
         // raw blocks: copy verbatim up to the endraw tag
         if kind == 1 && body.trim().trim_matches('-').trim() == "raw" {
+            // Jinja2 does not apply trim_blocks to `{% raw %}`; minijinja does: double the newline
+            if d.trim_blocks && !body.ends_with('-') && src[i..].starts_with('\n') {
+                out.push('\n');
+            }
             let mut j = i;
             loop {
                 let Some(p) = src[j..].find(d.block_start.as_str()) else {
@@ -239,6 +246,73 @@ fn operand_end(b: &[u8], i: usize) -> usize {
     }
 }
 
+/// True when the code emitted so far ends with a variable operand (`name`, `a.b[0]`, `x|f`)
+/// that `%` may take as its left side without changing precedence (the operator before it, if
+/// any, binds less tightly than `%`).
+fn var_lhs_ok(out: &str) -> bool {
+    let b = out.as_bytes();
+    let mut j = b.len();
+    while j > 0 && b[j - 1].is_ascii_whitespace() {
+        j -= 1;
+    }
+    let chain_end = j;
+    loop {
+        if j == 0 {
+            break;
+        }
+        let c = b[j - 1];
+        if is_ident(c) || c == b'.' || c == b'|' || c == b' ' {
+            j -= 1;
+        } else if c == b')' || c == b']' {
+            let (open, close) = if c == b')' {
+                (b'(', b')')
+            } else {
+                (b'[', b']')
+            };
+            let mut depth = 0;
+            while j > 0 {
+                let d = b[j - 1];
+                if d == b'\'' || d == b'"' {
+                    return false;
+                }
+                if d == close {
+                    depth += 1;
+                } else if d == open {
+                    depth -= 1;
+                    if depth == 0 {
+                        j -= 1;
+                        break;
+                    }
+                }
+                j -= 1;
+            }
+        } else {
+            break;
+        }
+    }
+    let chain = out[j..chain_end].trim();
+    let first = chain.bytes().next();
+    if chain.is_empty() || first.is_some_and(|c| c.is_ascii_digit() || c == b'|' || c == b'.') {
+        return false;
+    }
+    // the chain must start with a name, and words inside it must be joined by `.`/`|` only
+    if chain.split_whitespace().count() > 1 && !chain.contains('|') {
+        return false;
+    }
+    let before = out[..j].trim_end();
+    match before.bytes().last() {
+        None => true,
+        Some(b'*' | b'/' | b'%') => false,
+        Some(b'-' | b'+') => {
+            let pre = before[..before.len() - 1].trim_end();
+            pre.bytes()
+                .last()
+                .is_some_and(|c| is_ident(c) || matches!(c, b')' | b']' | b'\'' | b'"'))
+        }
+        Some(_) => true,
+    }
+}
+
 /// Rewrites `'fmt' % rhs` inside one code section.
 fn rewrite_percent(code: &str) -> String {
     if !code.contains('%') {
@@ -267,6 +341,20 @@ fn rewrite_percent(code: &str) -> String {
                 i = end;
                 last_was_string = false;
                 continue;
+            }
+        }
+        if c == b'%' && !last_was_string && var_lhs_ok(&out) {
+            let rs = skip_ws(b, i + 1);
+            if rs < b.len() && matches!(b[rs], b'(' | b'\'' | b'"' | b'[' | b'{') {
+                let end = operand_end(b, i + 1);
+                let rhs = code[i + 1..end].trim();
+                if !rhs.is_empty() {
+                    out.push_str("| __pymod(");
+                    out.push_str(rhs);
+                    out.push(')');
+                    i = end;
+                    continue;
+                }
             }
         }
         if !c.is_ascii_whitespace() {
@@ -299,6 +387,16 @@ mod tests {
             "{{ '%s' | __pyformat(x.y[0] | upper) ~ 'z' }}"
         );
         assert_eq!(rewrite("{{ 7 % 2 }}", &d, "\n"), "{{ 7 % 2 }}");
+        assert_eq!(rewrite("{{ i % 2 }}", &d, "\n"), "{{ i % 2 }}");
+        assert_eq!(
+            rewrite("{{ fmt % (a, b) }}", &d, "\n"),
+            "{{ fmt | __pymod((a, b)) }}"
+        );
+        assert_eq!(
+            rewrite("{{ x ~ c.fmt % 'v' }}", &d, "\n"),
+            "{{ x ~ c.fmt | __pymod('v') }}"
+        );
+        assert_eq!(rewrite("{{ a * b % (c) }}", &d, "\n"), "{{ a * b % (c) }}");
         assert_eq!(
             rewrite("{% raw %}{{ '%s' % x }}{% endraw %}", &d, "\n"),
             "{% raw %}{{ '%s' % x }}{% endraw %}"
@@ -309,5 +407,9 @@ mod tests {
     fn newline_sequence() {
         let d = Delims::default();
         assert_eq!(rewrite("a\n{{ x }}\n", &d, "\r\n"), "a\r\n{{ x }}\r\n");
+        assert_eq!(
+            rewrite("{% raw %}\nx{% endraw %}", &d, "\n"),
+            "{% raw %}\n\nx{% endraw %}"
+        );
     }
 }

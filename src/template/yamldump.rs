@@ -26,11 +26,8 @@ pub fn dump(v: &Value, indent: usize, default_flow_style: Option<bool>) -> Strin
     };
     e.node(v, true, false, false, false);
     // document end
+    // Ansible's dumper is libyaml-based: no "..." after an open-ended root scalar.
     e.write_indent();
-    if e.open_ended {
-        e.write_indicator("...", true, false, false);
-        e.write_indent();
-    }
     e.out
 }
 
@@ -434,10 +431,10 @@ impl Emitter {
                 && 0 < end
                 && end < chars.len() - 1
                 && (c == ' ' || start >= end)
-                && self.column + (end - start) > self.best_width
+                && self.column as isize + (end as isize - start as isize) > self.best_width as isize
                 && split
             {
-                let mut data: String = chars[start..end].iter().collect();
+                let mut data: String = chars[start.min(end)..end].iter().collect();
                 data.push('\\');
                 if start < end {
                     start = end;
@@ -447,7 +444,7 @@ impl Emitter {
                 self.write_indent();
                 self.whitespace = false;
                 self.indention = false;
-                if chars[start] == ' ' {
+                if chars.get(start) == Some(&' ') {
                     self.column += 1;
                     self.write("\\");
                 }
@@ -649,7 +646,7 @@ mod tests {
             dump(&d, 4, Some(false)),
             "empty: null\nname: tempo\nports:\n- 3200\n- 4317\ntls:\n    insecure: true\n"
         );
-        assert_eq!(dump(&v(r#""abc""#), 2, None), "abc\n...\n");
+        assert_eq!(dump(&v(r#""abc""#), 2, None), "abc\n");
         assert_eq!(
             dump(&v(r#"[{"a":1,"b":"yes"}]"#), 4, Some(false)),
             "-   a: 1\n    b: 'yes'\n"

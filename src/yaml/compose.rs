@@ -72,6 +72,8 @@ fn tag_of(tag: Option<&granit_parser::Tag>) -> Option<RawTag> {
 struct Composer<'a> {
     parser: Parser<'a, granit_parser::StrInput<'a>>,
     anchors: HashMap<usize, Rc<RawNode>>,
+    /// Anchor names defined in the current document (PyYAML refuses a name defined twice).
+    anchor_names: std::collections::HashSet<String>,
     next_id: usize,
 }
 
@@ -79,11 +81,13 @@ struct Composer<'a> {
 pub(crate) fn compose_all(text: &str) -> Result<Vec<Rc<RawNode>>, ComposeError> {
     let options = granit_parser::options! {
         emit_comments: false,
+        emit_anchor_events: true,
         block_scalar_eof_without_line_feed: true,
     };
     let mut c = Composer {
         parser: Parser::new_from_str_with_options(text, options),
         anchors: HashMap::new(),
+        anchor_names: std::collections::HashSet::new(),
         next_id: 1,
     };
     let mut docs = Vec::new();
@@ -96,6 +100,7 @@ pub(crate) fn compose_all(text: &str) -> Result<Vec<Rc<RawNode>>, ComposeError> 
             Event::StreamEnd => return Ok(docs),
             Event::DocumentStart(..) => {
                 c.anchors.clear();
+                c.anchor_names.clear();
                 let Some((event, span)) = c.next()? else {
                     return Ok(docs);
                 };
@@ -120,7 +125,15 @@ impl<'a> Composer<'a> {
                 None => return Ok(None),
                 Some(Err(e)) => return Err(e.into()),
                 Some(Ok((Event::Comment(..), _))) => {}
-                Some(Ok((Event::Anchor(..), _))) => {}
+                Some(Ok((Event::Anchor(_, name), span))) => {
+                    if !self.anchor_names.insert(name.to_string()) {
+                        return Err(ComposeError {
+                            line: clamp(span.start.line().max(1)),
+                            col: clamp(span.start.col() + 1),
+                            message: format!("found duplicate anchor '{name}'"),
+                        });
+                    }
+                }
                 Some(Ok(pair)) => return Ok(Some(pair)),
             }
         }

@@ -22,8 +22,13 @@ pub(crate) struct ConstructError {
 
 pub(crate) struct Constructor {
     pub file: Arc<str>,
-    pub warnings: Vec<YamlWarning>,
+    warnings: Vec<(usize, YamlWarning)>,
     nodes: usize,
+    /// PyYAML builds nested collections one level per round (breadth first), so its duplicate
+    /// key warnings come out level by level: `round` is the nesting level being built.
+    round: usize,
+    /// Mapping nodes already checked for duplicates (an alias is built once in PyYAML).
+    checked: HashSet<usize>,
 }
 
 type Res<T> = Result<T, ConstructError>;
@@ -42,7 +47,16 @@ impl Constructor {
             file,
             warnings: Vec::new(),
             nodes: 0,
+            round: 0,
+            checked: HashSet::new(),
         }
+    }
+
+    /// The warnings in the order PyYAML reports them.
+    pub fn take_warnings(&mut self) -> Vec<YamlWarning> {
+        let mut w = std::mem::take(&mut self.warnings);
+        w.sort_by_key(|(round, _)| *round);
+        w.into_iter().map(|(_, w)| w).collect()
     }
 
     fn loc(&self, raw: &RawNode) -> Location {
@@ -168,18 +182,26 @@ impl Constructor {
             }
             RawKind::Seq(items) => {
                 let mut out = Vec::with_capacity(items.len());
+                self.round += 1;
                 for item in items {
                     out.push(self.construct(item, unsafe_)?);
                 }
+                self.round -= 1;
                 NodeValue::Seq(out)
             }
-            RawKind::Map(_) => NodeValue::Map(self.construct_mapping(raw, unsafe_)?),
+            RawKind::Map(_) => {
+                self.round += 1;
+                let m = self.construct_mapping(raw, unsafe_);
+                self.round -= 1;
+                NodeValue::Map(m?)
+            }
         };
         Ok(Node { value, location })
     }
 
     fn construct_mapping(&mut self, raw: &RawNode, unsafe_: bool) -> Res<Vec<(Node, Node)>> {
         let pairs = flatten_mapping(raw)?;
+        let first_time = self.checked.insert(raw.id);
         let mut out: Vec<(Node, Node)> = Vec::with_capacity(pairs.len());
         for (k, v) in &pairs {
             let key = if is_value_key(k) {
@@ -198,10 +220,15 @@ impl Constructor {
                 .iter_mut()
                 .find(|(existing, _)| keys_equal(existing, &key))
             {
-                self.warnings.push(YamlWarning {
-                    location: key.location.clone(),
-                    message: format!("Found duplicate mapping key {}.", py_repr(&key)),
-                });
+                if first_time {
+                    self.warnings.push((
+                        self.round,
+                        YamlWarning {
+                            location: key.location.clone(),
+                            message: format!("Found duplicate mapping key {}.", py_repr(&key)),
+                        },
+                    ));
+                }
                 slot.1 = value;
             } else {
                 out.push((key, value));

@@ -6,9 +6,11 @@
 
 mod compose;
 mod construct;
+mod json;
 mod node;
 mod resolve;
 
+pub(crate) use construct::py_str_repr;
 pub use node::{Node, NodeValue};
 
 use crate::error::{ExitCode, HasExitCode, Location};
@@ -82,8 +84,34 @@ pub fn load_str(text: &str, file: &str) -> Result<Loaded, YamlError> {
     }
     Ok(Loaded {
         documents,
-        warnings: constructor.warnings,
+        warnings: constructor.take_warnings(),
     })
+}
+
+/// Reads a data file as Ansible's `DataLoader.load_from_file` does: JSON first (so `1e3` in a
+/// JSON file is a number, and `{"__ansible_unsafe": ..}` objects are unsafe strings), YAML when
+/// the text is not JSON. Use this for vars files, inventories and playbooks; use [`load_str`]
+/// for YAML only.
+pub fn load_data_str(text: &str, file: &str) -> Result<Loaded, YamlError> {
+    let file_arc: std::sync::Arc<str> = file.into();
+    if let Some(node) = json::parse(text, &file_arc) {
+        return Ok(Loaded {
+            documents: vec![node],
+            warnings: Vec::new(),
+        });
+    }
+    load_str(text, file)
+}
+
+/// [`load_data_str`] on a file (decrypted first when it is vaulted, see [`load_file`]).
+pub fn load_data_file(path: &std::path::Path) -> Result<Loaded, YamlError> {
+    let name = path.display().to_string();
+    let (text, vaulted) = read_maybe_vaulted(path)?;
+    let loaded = load_data_str(&text, &name)?;
+    if vaulted {
+        loaded.documents.iter().for_each(remember_secret_strings);
+    }
+    Ok(loaded)
 }
 
 /// Python's `repr()` of a float (`1.0`, `1e+16`, `inf`, `nan`): what Ansible prints.
@@ -138,24 +166,27 @@ pub fn python_float_repr(f: f64) -> String {
 /// and its string values are remembered as secrets (masked in output).
 pub fn load_file(path: &std::path::Path) -> Result<Loaded, YamlError> {
     let name = path.display().to_string();
+    let (text, vaulted) = read_maybe_vaulted(path)?;
+    let loaded = load_str(&text, &name)?;
+    if vaulted {
+        loaded.documents.iter().for_each(remember_secret_strings);
+    }
+    Ok(loaded)
+}
+
+/// A file's text, decrypted with the run's vault secrets when it is vaulted (and whether it was).
+fn read_maybe_vaulted(path: &std::path::Path) -> Result<(String, bool), YamlError> {
+    let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| YamlError::Io {
         path: name.clone(),
         source,
     })?;
     if !crate::vault::is_encrypted(&text) {
-        return load_str(&text, &name);
+        return Ok((text, false));
     }
-    let plain = crate::vault::decrypt(&text, crate::vault::secrets()).map_err(|source| {
-        YamlError::Vault {
-            path: name.clone(),
-            source,
-        }
-    })?;
-    let loaded = load_str(&String::from_utf8_lossy(&plain), &name)?;
-    for doc in &loaded.documents {
-        remember_secret_strings(doc);
-    }
-    Ok(loaded)
+    let plain = crate::vault::decrypt(&text, crate::vault::secrets())
+        .map_err(|source| YamlError::Vault { path: name, source })?;
+    Ok((String::from_utf8_lossy(&plain).into_owned(), true))
 }
 
 fn remember_secret_strings(node: &Node) {

@@ -24,6 +24,10 @@ RECAP = re.compile(
     r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+"
     r"skipped=(\d+)\s+rescued=(\d+)\s+ignored=(\d+)\s*$"
 )
+# the controller-side temp copy of a template source shows in the "+++ after:" diff header
+ANSIBLE_TMP = re.compile(r"\S*/\.ansible/tmp/ansible-local-[^/\s]+/[^/\s]+/")
+# the file module's diff shows atime/mtime (floats) for state=touch
+TIMES = re.compile(r'^([-+ ]\s*"(?:atime|mtime)": )[0-9.]+(,?)$')
 SMALL = 4096  # files up to this size are copied next to the manifest
 
 
@@ -33,7 +37,8 @@ def substitute(line, out, case):
         line = line.replace(os.path.realpath(out), "<OUT>").replace(out, "<OUT>")
     if case:
         line = line.replace(os.path.realpath(case), "<CASE>").replace(case, "<CASE>")
-    return line
+    line = ANSIBLE_TMP.sub("<TMP>/", line)
+    return TIMES.sub(r"\1<TIME>\2", line)
 
 
 def render_body(body):
@@ -113,8 +118,18 @@ def events(lines):
     return out
 
 
+HOSTS_HEADER = re.compile(r"^\s+hosts \((\d+)\):$")
+
+
 def stdout_mode(lines):
     res = [l.rstrip() for l in lines]
+    # --list-hosts prints each play's hosts in an order that changes from run to run
+    # (set iteration under Python's hash randomization): sort each "hosts (N):" block
+    for i, line in enumerate(res):
+        m = HOSTS_HEADER.match(line)
+        if m:
+            n = int(m.group(1))
+            res[i + 1 : i + 1 + n] = sorted(res[i + 1 : i + 1 + n])
     while res and res[0] == "":
         res.pop(0)
     while res and res[-1] == "":
