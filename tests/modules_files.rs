@@ -406,6 +406,12 @@ fn compare(
             }
         }
     }
+    let our_backup = ours["data"]["backup_file"]
+        .as_str()
+        .or(ours["data"]["backup"].as_str());
+    if theirs["backup"] == true && our_backup.is_none_or(str::is_empty) {
+        errs.push(format!("{case} [{phase}] no backup file reported"));
+    }
     if let Some(st) = theirs["stat"].as_object() {
         let volatile = ["atime", "mtime", "ctime", "inode", "dev", "version"];
         for (k, v) in st {
@@ -418,6 +424,12 @@ fn compare(
         }
     }
     errs
+}
+
+fn running_as_root() -> bool {
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
 }
 
 #[tokio::test]
@@ -435,6 +447,14 @@ async fn conformance_with_ansible() {
         if only.as_deref().is_some_and(|o| o != name) {
             continue;
         }
+        // Changing owners needs root; the recorded cases ran as root.
+        let needs_root = ["owner", "group"]
+            .iter()
+            .any(|k| case["args"].get(k).is_some());
+        if needs_root && !running_as_root() {
+            eprintln!("skipping {name}: needs root");
+            continue;
+        }
         let exp = &expected[name];
         let tmp = tempfile::tempdir().unwrap();
         let dpath = tmp.path().join(name);
@@ -443,6 +463,10 @@ async fn conformance_with_ansible() {
         for f in case["setup"].as_array().into_iter().flatten() {
             let p = dpath.join(f["path"].as_str().unwrap());
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            if let Some(target) = f["link"].as_str() {
+                std::os::unix::fs::symlink(target, &p).unwrap();
+                continue;
+            }
             std::fs::write(&p, f["content"].as_str().unwrap()).unwrap();
             let mode = u32::from_str_radix(f["mode"].as_str().unwrap(), 8).unwrap();
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
@@ -510,4 +534,95 @@ async fn conformance_with_ansible() {
         errs.len(),
         errs.join("\n")
     );
+}
+
+#[tokio::test]
+async fn validate_runs_without_a_shell_and_failure_leaves_nothing() {
+    let env = Env::new();
+    let dest = env.d("v.conf");
+    // With a shell, `;` would end the grep command and the check would fail.
+    let ok = env
+        .run(
+            &rig::modules::copy::Copy,
+            &[
+                ("content", v("a;b\n")),
+                ("dest", v(&dest)),
+                ("validate", v("grep -q ; %s")),
+            ],
+        )
+        .await;
+    assert!(ok.changed && !ok.failed, "{:?}", ok.msg);
+    let bad = env
+        .run(
+            &rig::modules::copy::Copy,
+            &[
+                ("content", v("new\n")),
+                ("dest", v(&dest)),
+                ("validate", v("/bin/sh -c 'echo nope >&2; exit 4' %s")),
+            ],
+        )
+        .await;
+    assert!(bad.failed);
+    assert_eq!(bad.msg.as_deref(), Some("failed to validate"));
+    assert_eq!(bad.data["stderr"].as_str(), Some("nope\n"));
+    assert_eq!(i64::try_from(bad.data["exit_status"].clone()).ok(), Some(4));
+    assert_eq!(std::fs::read(&dest).unwrap(), b"a;b\n");
+    let names: Vec<String> = std::fs::read_dir(env.d(""))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["v.conf".to_string()],
+        "no temp file left behind"
+    );
+}
+
+#[tokio::test]
+async fn tempfile_file_and_directory() {
+    let env = Env::new();
+    let m = rig::modules::tempfile::TempFile;
+    let r = env
+        .run(
+            &m,
+            &[
+                ("path", v(&env.d(""))),
+                ("prefix", v("rig.")),
+                ("suffix", v(".x")),
+            ],
+        )
+        .await;
+    let path = r.data["path"].as_str().unwrap().to_string();
+    assert!(r.changed);
+    assert!(
+        path.starts_with(&env.d("rig.")) && path.ends_with(".x"),
+        "{path}"
+    );
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(r.data["state"].as_str(), Some("file"));
+    let r = env
+        .run(&m, &[("path", v(&env.d(""))), ("state", v("directory"))])
+        .await;
+    let path = r.data["path"].as_str().unwrap().to_string();
+    assert!(std::fs::metadata(&path).unwrap().is_dir());
+    assert!(path.contains("/ansible."));
+    assert_eq!(r.data["mode"].as_str(), Some("0700"));
+}
+
+#[tokio::test]
+async fn large_or_binary_files_get_no_diff() {
+    let env = Env::new();
+    let dest = env.d("big");
+    std::fs::write(&dest, vec![b'a'; 200_000]).unwrap();
+    let r = env
+        .run(
+            &rig::modules::copy::Copy,
+            &[("content", v("small\n")), ("dest", v(&dest))],
+        )
+        .await;
+    assert!(r.changed);
+    assert!(r.diffs.is_empty());
 }

@@ -12,6 +12,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// One loaded vars file: (origin, variables).
+pub(crate) type VarsFileLayer = (String, IndexMap<String, Value>);
+
 /// How a play ended, for the playbook loop.
 pub(crate) struct PlayOutcome {
     /// Stop the whole run (max_fail_percentage / any_errors_fatal / all hosts failed).
@@ -41,7 +44,7 @@ pub(crate) struct PlayRun {
     /// Roles added at run time by include_role (public ones share their vars).
     pub dyn_roles: Mutex<Vec<Arc<RoleCtx>>>,
     /// Per host: vars_files layers (origin, vars).
-    pub vars_files: Mutex<HashMap<String, Vec<(String, IndexMap<String, Value>)>>>,
+    pub vars_files: Mutex<HashMap<String, Vec<VarsFileLayer>>>,
     /// Per host: extra magic vars (ansible_failed_task/result in rescue).
     pub host_extra: Mutex<HashMap<String, IndexMap<String, Value>>>,
     pub force_handlers: bool,

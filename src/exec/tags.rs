@@ -15,15 +15,12 @@ pub(crate) fn should_run(tags: &[String], only: &[String], skip: &[String]) -> b
         || (only_has("untagged") && untagged);
     if run && !skip.is_empty() {
         let skip_has = |t: &str| skip.iter().any(|x| x == t);
-        if skip_has("all") {
-            if !has("always") || skip_has("always") {
-                run = false;
-            }
-        } else if meets(skip) {
-            run = false;
-        } else if skip_has("tagged") && !untagged {
-            run = false;
-        } else if skip_has("untagged") && untagged {
+        let skipped = if skip_has("all") {
+            !has("always") || skip_has("always")
+        } else {
+            meets(skip) || (skip_has("tagged") && !untagged) || (skip_has("untagged") && untagged)
+        };
+        if skipped {
             run = false;
         }
     }

@@ -89,7 +89,7 @@ pub(crate) fn display_name(pr: &PlayRun, t: &Task, tv: Option<&TaskVars>) -> Str
         None => t.action.clone(),
     };
     match &t.role {
-        Some(r) if t.name.is_some() || true => format!("{} : {name}", r.name),
+        Some(r) => format!("{} : {name}", r.name),
         _ => name,
     }
 }
@@ -426,6 +426,7 @@ async fn run_on_host(
     let mut results: Vec<Value> = Vec::new();
     let mut any_changed = false;
     let mut any_failed = false;
+    let mut any_unreachable = false;
     let mut all_skipped = true;
     let n = items.len();
     for (i, item) in items.iter().enumerate() {
@@ -488,19 +489,21 @@ async fn run_on_host(
             res.insert("_ansible_no_log".into(), Value::from(true));
         }
         let failed = res.get("failed").is_some_and(Value::is_true);
+        let unreachable = res.get("unreachable").is_some_and(Value::is_true);
         let changed = res.get("changed").is_some_and(Value::is_true);
         any_changed |= changed;
         any_failed |= failed;
-        let kind = if failed {
+        any_unreachable |= unreachable;
+        let kind = if unreachable {
+            ResultKind::Unreachable
+        } else if failed {
             ResultKind::Failed
         } else if skipped {
             ResultKind::Skipped
         } else {
             ResultKind::Ok
         };
-        if kind != ResultKind::Skipped || true {
-            push_diff(pr, t, &res, info, host, &mut run.events);
-        }
+        push_diff(pr, t, &res, info, host, &mut run.events);
         run.events
             .push(Event::ItemResult(make_result(kind, &res, false)));
         results.push(Value::from_pairs(res));
@@ -520,7 +523,13 @@ async fn run_on_host(
         agg.insert("msg".into(), Value::from("All items completed"));
     }
     agg.insert("results".into(), Value::from(results));
-    let kind = if any_failed {
+    if any_unreachable {
+        agg.insert("unreachable".into(), Value::from(true));
+    }
+    let kind = if any_unreachable {
+        run.outcome = HostOutcome::Unreachable;
+        ResultKind::Unreachable
+    } else if any_failed {
         run.outcome = HostOutcome::Failed;
         run.ignored = ignore_errors;
         ResultKind::Failed

@@ -14,6 +14,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+/// Hosts that included the same file with the same params: (target, params, hosts, label).
+type IncludeGroup = (
+    String,
+    IndexMap<String, Value>,
+    Vec<String>,
+    Option<serde_json::Value>,
+);
+
 type WalkFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<String>, RunError>> + Send + 'a>>;
 
 /// Runs `items` for `hosts`; returns the hosts that failed in them (and were not rescued).
@@ -238,15 +246,7 @@ async fn run_include(
     let results = super::task::run_include_task(pr, t, hosts, scope).await?;
     let mut outcomes = Vec::new();
     // group by (file, params)
-    let mut groups: IndexMap<
-        String,
-        (
-            String,
-            IndexMap<String, Value>,
-            Vec<String>,
-            Option<serde_json::Value>,
-        ),
-    > = IndexMap::new();
+    let mut groups: IndexMap<String, IncludeGroup> = IndexMap::new();
     for (host, res) in results {
         match res {
             super::task::IncludeResult::Skipped => {

@@ -328,13 +328,8 @@ impl Module for CommandModule {
         data.insert("stderr".into(), Value::from(stderr));
         if out.rc != 0 {
             data.insert("changed".into(), Value::from(true));
-            let msg = if self.0 == Flavor::Raw {
-                "non-zero return code"
-            } else {
-                "non-zero return code"
-            };
             return Err(ModuleError::Failed {
-                message: msg.into(),
+                message: "non-zero return code".into(),
                 data,
             });
         }

@@ -27,6 +27,10 @@ pub struct PutRequest {
     pub backup: bool,
     pub force: bool,
     pub validate: Option<String>,
+    /// `remote_src`: the content is read from this path on the target, in the same probe.
+    pub remote_src: Option<String>,
+    /// No diff (directory copies and remote_src, as Ansible).
+    pub no_diff: bool,
 }
 
 /// Probes, compares and writes one file. One round trip when nothing changes.
@@ -45,7 +49,31 @@ pub async fn put_content(
     if let Some(j) = &joined {
         reqs.push(probe_req(ctx, j));
     }
-    let probe = fileops::probe(ctx, &reqs, &req.owner.probe_sh()).await?;
+    let mut extra = req.owner.probe_sh();
+    let remote_idx = reqs.len();
+    if let Some(src) = &req.remote_src {
+        reqs.push(ProbeReq::content(src));
+        extra.push_str(&format!(
+            "[ -f {q} ] && printf 'rig_md5=%s\\n' \"$(md5sum < {q} | cut -c1-32)\"\n",
+            q = crate::connection::local::shell_quote(src)
+        ));
+    }
+    let probe = fileops::probe(ctx, &reqs, &extra).await?;
+    let mut remote_md5 = None;
+    if let Some(src) = &req.remote_src {
+        let f = &probe.files[remote_idx];
+        if !f.exists() {
+            return Err(fileops::failed(format!("Source {src} not found")));
+        }
+        if f.is_dir() {
+            return Err(fileops::failed(format!(
+                "remote_src with a directory source is not supported yet: {src}"
+            )));
+        }
+        req.content = f.content.clone().unwrap_or_default();
+        req.src_mode = Some(f.followed().mode);
+        remote_md5 = probe.extra.get("rig_md5").cloned();
+    }
     req.owner.resolve(&probe)?;
     let mut facts = &probe.files[0];
     let mut dest = req.dest.clone();
@@ -61,6 +89,13 @@ pub async fn put_content(
     let after_header = req.after_header.clone().unwrap_or_else(|| dest.clone());
     let mut data = IndexMap::new();
     let exists = facts.exists();
+    // No diff for big or binary files (Ansible prints "diff skipped" for them).
+    let show_diff = |facts: &FileFacts| {
+        ctx.diff_mode
+            && !req.no_diff
+            && fileops::diffable(&req.content)
+            && (!facts.exists() || facts.content.as_deref().is_some_and(fileops::diffable))
+    };
     // Diffs go with failures too, as Ansible's do.
     let content_diff = |facts: &FileFacts| {
         let before = facts.content.clone().unwrap_or_default();
@@ -72,7 +107,7 @@ pub async fn put_content(
         ModuleResult {
             failed: true,
             msg: Some(message),
-            diffs: if ctx.diff_mode {
+            diffs: if show_diff(facts) {
                 vec![content_diff(facts)]
             } else {
                 vec![]
@@ -110,10 +145,13 @@ pub async fn put_content(
     };
     data.insert("checksum".into(), Value::from(new_sha.clone()));
     data.insert("dest".into(), Value::from(dest.clone()));
+    if let Some(m) = remote_md5 {
+        data.insert("md5sum".into(), Value::from(m));
+    }
     let mut result = ModuleResult::default();
     if content_changed {
         result.changed = true;
-        if ctx.diff_mode {
+        if show_diff(facts) {
             result.diffs.push(content_diff(facts));
         }
         let st = if ctx.check_mode {
@@ -182,7 +220,8 @@ fn probe_req(ctx: &ModuleContext<'_>, path: &str) -> ProbeReq {
     ProbeReq {
         path: path.to_string(),
         checksum: true,
-        content: ctx.diff_mode,
+        content: false,
+        content_for_diff: ctx.diff_mode,
     }
 }
 
@@ -220,7 +259,7 @@ impl Module for Copy {
             req.content = match c.as_str() {
                 Some(s) => s.as_bytes().to_vec(),
                 // Ansible dumps non-string content as JSON.
-                None => serde_json::to_string(&c).unwrap_or_default().into_bytes(),
+                None => py_json_dumps(&serde_json::to_value(&c).unwrap_or_default()).into_bytes(),
             };
             return put_content(ctx, req).await;
         }
@@ -257,26 +296,15 @@ fn file_mode(path: &std::path::Path) -> Option<u32> {
         .map(|m| m.permissions().mode() & 0o7777)
 }
 
-/// `remote_src: true` with a single file: read it in the probe, then write it as content.
+/// `remote_src: true` with a single file: read in the same probe as the destination.
 async fn remote_copy(
     ctx: &ModuleContext<'_>,
     src: &str,
     mut req: PutRequest,
 ) -> Result<ModuleResult, ModuleError> {
-    // One extra round trip reads the remote source; the write path is the same as for content.
-    let p = fileops::probe(ctx, &[ProbeReq::content(src)], "").await?;
-    let f: &FileFacts = &p.files[0];
-    if !f.exists() {
-        return Err(fileops::failed(format!("Source {src} not found")));
-    }
-    if f.is_dir() {
-        return Err(fileops::failed(format!(
-            "remote_src with a directory source is not supported yet: {src}"
-        )));
-    }
-    req.content = f.content.clone().unwrap_or_default();
-    req.src_mode = Some(f.followed().mode);
+    req.remote_src = Some(src.to_string());
     req.src_basename = Some(basename(src).to_string());
+    req.no_diff = true;
     put_content(ctx, req).await
 }
 
@@ -345,6 +373,7 @@ async fn copy_tree(
                 content,
                 dest: dest.clone(),
                 src_mode: file_mode(local),
+                no_diff: true,
                 ..req.clone()
             },
         )
@@ -352,9 +381,9 @@ async fn copy_tree(
         result.changed |= r.changed;
         result.diffs.extend(r.diffs);
     }
-    result
-        .data
-        .insert("dest".into(), Value::from(req.dest.clone()));
+    // Ansible reports a directory dest with a trailing slash.
+    let shown = format!("{}/", req.dest.trim_end_matches('/'));
+    result.data.insert("dest".into(), Value::from(shown));
     result
         .data
         .insert("src".into(), Value::from(src.to_string()));
@@ -384,4 +413,67 @@ fn walk(
         }
     }
     Ok(())
+}
+
+/// Python's `json.dumps(value)` with its defaults: `", "` and `": "` separators, non-ASCII
+/// escaped as `\uXXXX`. Ansible's copy writes dict/list `content` this way.
+pub fn py_json_dumps(v: &serde_json::Value) -> String {
+    use serde_json::Value as J;
+    match v {
+        J::Null => "null".into(),
+        J::Bool(b) => if *b { "true" } else { "false" }.into(),
+        J::Number(n) => n.to_string(),
+        J::String(s) => {
+            let mut out = String::from("\"");
+            for ch in s.chars() {
+                match ch {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    '\u{8}' => out.push_str("\\b"),
+                    '\u{c}' => out.push_str("\\f"),
+                    c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+                        let mut buf = [0u16; 2];
+                        for unit in c.encode_utf16(&mut buf) {
+                            out.push_str(&format!("\\u{unit:04x}"));
+                        }
+                    }
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+            out
+        }
+        J::Array(a) => format!(
+            "[{}]",
+            a.iter().map(py_json_dumps).collect::<Vec<_>>().join(", ")
+        ),
+        J::Object(m) => format!(
+            "{{{}}}",
+            m.iter()
+                .map(|(k, x)| format!(
+                    "{}: {}",
+                    py_json_dumps(&J::String(k.clone())),
+                    py_json_dumps(x)
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_as_python() {
+        let v = serde_json::json!({"a": [1, "é\n"], "b": null, "c": true});
+        assert_eq!(
+            py_json_dumps(&v),
+            r#"{"a": [1, "\u00e9\n"], "b": null, "c": true}"#
+        );
+    }
 }

@@ -116,12 +116,14 @@ pub fn plan(args: &FileArgs, probe: &Probe) -> Result<FilePlan, ModuleError> {
     } else {
         Some(f.stat.clone()).filter(|s| s.kind != Kind::Absent)
     };
-    let fail_with = |msg: String, st: &str| ModuleError::Failed {
-        message: msg,
-        data: IndexMap::from([
-            ("path".to_string(), Value::from(path.clone())),
-            ("state".to_string(), Value::from(st.to_string())),
-        ]),
+    let fail_with = |msg: String, st: &str| {
+        let mut data = IndexMap::new();
+        if let Some(t) = &target {
+            add_stat_fields(&mut data, t);
+        }
+        data.insert("path".to_string(), Value::from(path.clone()));
+        data.insert("state".to_string(), Value::from(st.to_string()));
+        ModuleError::Failed { message: msg, data }
     };
     match state.as_str() {
         "absent" => {
@@ -219,16 +221,29 @@ pub fn plan(args: &FileArgs, probe: &Probe) -> Result<FilePlan, ModuleError> {
             p.after_state = prev.to_string();
         }
         "link" | "hard" => {
-            let Some(src) = &args.src else {
+            // An existing link keeps its target when no src is given.
+            let kept = (state == "link" && prev == "link")
+                .then(|| f.link_target.clone())
+                .flatten();
+            let Some(src) = args.src.as_ref().or(kept.as_ref()) else {
                 return Err(failed(format!(
                     "src is required for creating a {}",
                     if state == "link" { "link" } else { "hard link" }
                 )));
             };
-            let src_facts = &probe.files[1];
+            // The probe of src exists only when src was given.
+            let src_facts = probe.files.get(1).cloned().unwrap_or_else(|| FileFacts {
+                stat: f.target.clone().unwrap_or_default(),
+                ..Default::default()
+            });
             let qs = shell_quote(src);
+            let refuse = |msg: String| {
+                let mut data = IndexMap::new();
+                add_stat_fields(&mut data, &f.stat);
+                data.insert("path".to_string(), Value::from(path.clone()));
+                ModuleError::Failed { message: msg, data }
+            };
             if state == "link" {
-                p.chown_opts = "-h ";
                 let same = f.stat.kind == Kind::Link && f.link_target.as_deref() == Some(src);
                 if !same {
                     if !src_facts.exists() && !args.force {
@@ -239,12 +254,12 @@ pub fn plan(args: &FileArgs, probe: &Probe) -> Result<FilePlan, ModuleError> {
                     }
                     match prev {
                         "file" | "hard" if !args.force => {
-                            return Err(failed(format!(
+                            return Err(refuse(format!(
                                 "refusing to convert from {prev} to symlink for {path}"
                             )));
                         }
                         "directory" => {
-                            return Err(failed(format!(
+                            return Err(refuse(format!(
                                 "refusing to convert from directory to symlink for {path}"
                             )));
                         }
@@ -257,25 +272,36 @@ pub fn plan(args: &FileArgs, probe: &Probe) -> Result<FilePlan, ModuleError> {
                         format!("rm -f {q} && ")
                     };
                     p.script = format!("{rm}ln -sfn {qs} {q} || exit 1\n");
+                    p.created = prev == "absent";
                 }
-                // Links report their own (lstat) attributes; mode does not apply to them.
-                let st = Stat {
-                    kind: Kind::Link,
-                    mode: 0o777,
-                    uid: f.stat.uid,
-                    gid: f.stat.gid,
-                    ..Default::default()
-                };
-                let base = if f.stat.kind == Kind::Link {
-                    &f.stat
+                // With follow, mode/owner/group go to what the link points to; otherwise
+                // owner/group go to the link itself (a link has no mode of its own).
+                let target = src_facts.followed().clone();
+                if args.follow && target.kind != Kind::Absent {
+                    let mode = match &args.mode {
+                        Some(m) => Some(m.resolve(target.mode, target.kind == Kind::Dir, umask)?),
+                        None => None,
+                    };
+                    p.attrs = AttrChange::new(&target, mode, &args.owner);
+                    p.chown_opts = "";
                 } else {
-                    &st
-                };
-                p.attrs = AttrChange::new(base, None, &args.owner);
-                if f.stat.kind != Kind::Link {
-                    p.attrs = AttrChange::default();
-                    p.script.push_str(&args.owner.shell(&q, false));
+                    p.chown_opts = "-h ";
+                    let own = Stat {
+                        uid: if f.stat.kind == Kind::Link {
+                            f.stat.uid
+                        } else {
+                            probe.uid
+                        },
+                        gid: if f.stat.kind == Kind::Link {
+                            f.stat.gid
+                        } else {
+                            probe.gid
+                        },
+                        ..f.stat.clone()
+                    };
+                    p.attrs = AttrChange::new(&own, None, &args.owner);
                 }
+                p.changed |= !p.attrs.is_empty();
                 return Ok(p);
             }
             let src_abs = src.clone();
@@ -441,15 +467,15 @@ impl Module for File {
         if p.before_state == "directory" && p.after_state == "absent" {
             b.insert("path_content".into(), path_content(&fa.path, &probe));
         }
-        // Ansible's touch reports no diff in check mode.
-        if ctx.diff_mode && p.changed && !(touch && ctx.check_mode) {
+        // Ansible's touch of a new path reports no diff in check mode.
+        if ctx.diff_mode && p.changed && !(touch && ctx.check_mode && p.created) {
             result.diffs.push(dict_diff(&b, &a));
         }
         let f = &probe.files[0];
         let q = shell_quote(&p.report_path);
         let stat = if ctx.check_mode && f.exists() {
             // Ansible reports the current state in check mode.
-            let st = if fa.follow && f.stat.kind == Kind::Link {
+            let st = if fa.follow && f.stat.kind == Kind::Link && p.after_state != "link" {
                 f.target.clone().unwrap_or_else(|| f.stat.clone())
             } else {
                 f.stat.clone()
@@ -596,4 +622,108 @@ fn predict(fa: &FileArgs, p: &FilePlan, f: &FileFacts, probe: &Probe) -> Stat {
         };
     }
     st
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(pairs: &[(&str, &str)]) -> FileArgs {
+        let a: Args = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::from(*v)))
+            .collect();
+        FileArgs::parse(&a).unwrap()
+    }
+
+    fn probe_with(stat: Stat) -> Probe {
+        Probe {
+            files: vec![FileFacts {
+                path: "/p".into(),
+                stat,
+                ..Default::default()
+            }],
+            umask: 0o022,
+            ..Default::default()
+        }
+    }
+
+    fn file(mode: u32) -> Stat {
+        Stat {
+            kind: Kind::File,
+            mode,
+            nlink: 1,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn mode_change_on_existing_file() {
+        let p = plan(
+            &args(&[("path", "/p"), ("mode", "0600")]),
+            &probe_with(file(0o644)),
+        )
+        .unwrap();
+        assert!(p.changed);
+        assert_eq!(p.attrs.mode, Some((0o644, 0o600)));
+        let p = plan(
+            &args(&[("path", "/p"), ("mode", "0600")]),
+            &probe_with(file(0o600)),
+        )
+        .unwrap();
+        assert!(!p.changed);
+    }
+
+    #[test]
+    fn directory_created_with_parents_and_mode() {
+        let p = plan(
+            &args(&[("path", "/a/b"), ("state", "directory"), ("mode", "0750")]),
+            &probe_with(Stat::default()),
+        )
+        .unwrap();
+        assert!(p.changed && p.created);
+        assert!(p.script.contains("for p in /a /a/b;"), "{}", p.script);
+        assert!(p.script.contains("chmod 750"));
+        assert_eq!(p.before_state, "absent");
+        assert_eq!(p.after_state, "directory");
+    }
+
+    #[test]
+    fn refusals_and_absent() {
+        let e = plan(
+            &args(&[("path", "/p"), ("state", "file")]),
+            &probe_with(Stat::default()),
+        );
+        assert!(
+            e.unwrap_err()
+                .to_string()
+                .contains("is absent, cannot continue")
+        );
+        let dir = Stat {
+            kind: Kind::Dir,
+            mode: 0o755,
+            ..Default::default()
+        };
+        let e = plan(
+            &args(&[("path", "/p"), ("state", "file")]),
+            &probe_with(dir.clone()),
+        );
+        assert!(
+            e.unwrap_err()
+                .to_string()
+                .contains("is directory, cannot continue")
+        );
+        let p = plan(
+            &args(&[("path", "/p"), ("state", "absent")]),
+            &probe_with(dir),
+        )
+        .unwrap();
+        assert!(p.changed && p.script.starts_with("rm -rf"));
+        let p = plan(
+            &args(&[("path", "/p"), ("state", "absent")]),
+            &probe_with(Stat::default()),
+        )
+        .unwrap();
+        assert!(!p.changed);
+    }
 }

@@ -170,7 +170,7 @@ pub fn apply_symbolic(
         for c in rest.chars() {
             if "=+-".contains(c) {
                 ops.push((c, String::new()));
-            } else if "rwxXst".contains(c) {
+            } else if "rwxXstugo".contains(c) {
                 ops.last_mut().ok_or_else(bad)?.1.push(c);
             } else {
                 return Err(bad());
@@ -185,10 +185,7 @@ pub fn apply_symbolic(
                     _ => &['o'],
                 };
                 for &u in users {
-                    let mut bits = perm_bits(u, &perms, mode, is_dir);
-                    if use_umask {
-                        bits &= !umask;
-                    }
+                    let bits = perm_bits(u, &perms, mode, is_dir, use_umask.then_some(umask));
                     let mask = user_mask(u);
                     mode = match op {
                         '=' => (mode & !mask) | bits,
@@ -210,22 +207,29 @@ fn user_mask(u: char) -> u32 {
     }
 }
 
-fn perm_bits(u: char, perms: &str, mode: u32, is_dir: bool) -> u32 {
+/// The bits one `perms` string gives user class `u`, as Ansible's
+/// `_get_octal_mode_from_symbolic_perms`: the umask (when no class was named) masks r/w/x
+/// only; `u`/`g`/`o` copy another class's current bits.
+fn perm_bits(u: char, perms: &str, mode: u32, is_dir: bool, umask: Option<u32>) -> u32 {
     let shift = match u {
         'u' => 6,
         'g' => 3,
         _ => 0,
     };
+    let keep = !umask.unwrap_or(0);
     let mut bits = 0;
     for p in perms.chars() {
         bits |= match p {
-            'r' => 4 << shift,
-            'w' => 2 << shift,
-            'x' => 1 << shift,
+            'r' => (4 << shift) & keep,
+            'w' => (2 << shift) & keep,
+            'x' => (1 << shift) & keep,
             'X' if is_dir || mode & 0o111 != 0 => 1 << shift,
             's' if u == 'u' => 0o4000,
             's' if u == 'g' => 0o2000,
             't' if u == 'o' => 0o1000,
+            'u' => ((mode & 0o700) >> 6) << shift,
+            'g' => ((mode & 0o070) >> 3) << shift,
+            'o' => (mode & 0o007) << shift,
             _ => 0,
         };
     }
@@ -307,6 +311,16 @@ pub struct ProbeReq {
     pub path: String,
     pub checksum: bool,
     pub content: bool,
+    /// Fetch the content only when it is small enough for a diff (Ansible's 104448 bytes).
+    pub content_for_diff: bool,
+}
+
+/// Ansible's `MAX_FILE_SIZE_FOR_DIFF`: bigger files get no diff.
+pub const MAX_DIFF_SIZE: u64 = 104448;
+
+/// Whether Ansible would show a text diff of these bytes (not too big, not binary).
+pub fn diffable(data: &[u8]) -> bool {
+    data.len() as u64 <= MAX_DIFF_SIZE && !data.contains(&0)
 }
 
 impl ProbeReq {
@@ -320,7 +334,7 @@ impl ProbeReq {
         ProbeReq {
             path: path.to_string(),
             checksum: true,
-            content: false,
+            ..Default::default()
         }
     }
     pub fn content(path: &str) -> Self {
@@ -328,6 +342,7 @@ impl ProbeReq {
             path: path.to_string(),
             checksum: true,
             content: true,
+            ..Default::default()
         }
     }
 }
@@ -359,6 +374,7 @@ rig_probe() {
   fi
   if [ "$2" = 1 ] && [ -f "$1" ] && [ -r "$1" ]; then printf 'h=%s\n' "$(sha1sum < "$1" | cut -c1-40)"; fi
   if [ "$3" = 1 ] && [ -f "$1" ] && [ -r "$1" ]; then printf 'c=%s\n' "$(base64 -w0 < "$1")"; fi
+  if [ "$3" = 2 ] && [ -f "$1" ] && [ -r "$1" ] && [ "$(stat -L -c %s "$1")" -le 104448 ]; then printf 'c=%s\n' "$(base64 -w0 < "$1")"; fi
 }
 "#;
 
@@ -372,7 +388,13 @@ pub fn probe_script(reqs: &[ProbeReq], extra: &str) -> String {
             "echo '@@{i}'; rig_probe {} {} {}\n",
             shell_quote(&r.path),
             r.checksum as u8,
-            r.content as u8
+            if r.content {
+                1
+            } else if r.content_for_diff {
+                2
+            } else {
+                0
+            }
         ));
     }
     if !extra.is_empty() {
@@ -1223,6 +1245,9 @@ mod tests {
             0o755
         );
         assert!(apply_symbolic("z=r", 0, false, 0o022).is_err());
+        // No class named: the umask masks r/w/x.
+        assert_eq!(apply_symbolic("=rw", 0, false, 0o022).unwrap(), 0o644);
+        assert_eq!(apply_symbolic("g=u", 0o700, false, 0o022).unwrap(), 0o770);
     }
 
     #[test]

@@ -23,7 +23,7 @@ impl Module for Slurp {
         let probe = fileops::probe(ctx, &[ProbeReq::content(&src)], "").await?;
         let f = &probe.files[0];
         if !f.exists() {
-            return Err(fileops::failed(format!("file not found: {src}")));
+            return Err(fileops::failed(format!("File not found: {src}")));
         }
         if f.is_dir() {
             return Err(fileops::failed(format!(

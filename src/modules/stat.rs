@@ -60,12 +60,12 @@ pub fn script(path: &str, follow: bool, checksum: Option<&str>, mime: bool, attr
     }
     if mime {
         s.push_str(
-            "if command -v file >/dev/null 2>&1; then printf 'mime=%s\\n' \"$(file --mime-type --mime-encoding -b \"$p\" 2>/dev/null)\"; fi\n",
+            "if command -v file >/dev/null 2>&1; then printf 'mime=%s\\n' \"$(file --mime-type --mime-encoding -b \"$p\" 2>/dev/null)\"; else echo mime=; fi\n",
         );
     }
     if attrs {
         s.push_str(
-            "if command -v lsattr >/dev/null 2>&1; then printf 'attr=%s\\n' \"$(lsattr -vd \"$p\" 2>/dev/null)\"; fi\n",
+            "if command -v lsattr >/dev/null 2>&1; then printf 'attr=%s\\n' \"$(lsattr -vd \"$p\" 2>/dev/null)\"; else echo attr=; fi\n",
         );
     }
     s
@@ -190,7 +190,17 @@ pub fn parse(path: &str, out: &str) -> IndexMap<String, Value> {
     if let Some(c) = kv.get("ck") {
         st.insert("checksum".into(), Value::from(*c));
     }
-    if let Some(m) = kv.get("mime") {
+    // Ansible's defaults when the lookups are asked for but fail (a symlink has no flags).
+    if kv.contains_key("mime") {
+        st.insert("mimetype".into(), Value::from("unknown"));
+        st.insert("charset".into(), Value::from("unknown"));
+    }
+    if kv.contains_key("attr") {
+        st.insert("version".into(), Value::from(()));
+        st.insert("attributes".into(), Value::from(Vec::<Value>::new()));
+        st.insert("attr_flags".into(), Value::from(""));
+    }
+    if let Some(m) = kv.get("mime").filter(|m| !m.is_empty()) {
         let (mt, cs) = m.split_once(';').unwrap_or((m, ""));
         let cs = cs
             .split_once('=')

@@ -28,6 +28,7 @@ impl Module for TempFile {
         let prefix = a.str(&["prefix"]).unwrap_or_else(|| "ansible.".into());
         let suffix = a.str(&["suffix"]).unwrap_or_default();
         let dir = match a.str(&["path"]) {
+            Some(p) if p.len() > 1 => shell_quote(p.trim_end_matches('/')),
             Some(p) => shell_quote(&p),
             None => "\"${TMPDIR:-/tmp}\"".into(),
         };

@@ -52,6 +52,7 @@ impl Module for Template {
             backup: a.bool(&["backup"], false)?,
             force: a.bool(&["force"], true)?,
             validate: a.str(&["validate"]),
+            ..Default::default()
         };
         put_content(ctx, req).await
     }

@@ -148,12 +148,7 @@ pub fn parse_kv(s: &str, check_raw: bool) -> IndexMap<String, String> {
         }
     }
     if !raw.is_empty() {
-        let raw = if check_raw {
-            raw.join(" ")
-        } else {
-            raw.join(" ")
-        };
-        out.insert("_raw_params".into(), raw);
+        out.insert("_raw_params".into(), raw.join(" "));
     }
     out
 }

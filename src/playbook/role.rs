@@ -373,6 +373,9 @@ pub(crate) fn load_role_block(
     })))
 }
 
+/// A role loaded at run time: its block (none when deduplicated), handlers, and role instances.
+pub type LoadedRole = (Option<Arc<Block>>, Vec<Arc<Task>>, Vec<Arc<RoleCtx>>);
+
 /// Loads a role at run time (`include_role`): its block and its handlers.
 pub fn load_role(
     name: &str,
@@ -381,7 +384,7 @@ pub fn load_role(
     params: IndexMap<String, Value>,
     playbook_dir: &Path,
     parent: Option<Arc<RoleCtx>>,
-) -> Result<(Option<Arc<Block>>, Vec<Arc<Task>>, Vec<Arc<RoleCtx>>), PlaybookError> {
+) -> Result<LoadedRole, PlaybookError> {
     let mut opts = RoleOptions::from_args(args);
     if opts.public.is_none() {
         opts.public = Some(false);

@@ -86,7 +86,7 @@ fn write_str(out: &mut String, s: &str) {
             '\t' => out.push_str("\\t"),
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' && false => {
+            c if (c as u32) < 0x20 => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
             c => out.push(c),
@@ -123,27 +123,6 @@ pub fn py_float(f: f64) -> String {
         }
     }
     s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn compact_and_indented_match_python() {
-        let v = json!({"b": 1, "a": [1, "x\n"], "c": {}, "d": 1.0});
-        assert_eq!(
-            dumps(&v, None),
-            r#"{"a": [1, "x\n"], "b": 1, "c": {}, "d": 1.0}"#
-        );
-        assert_eq!(
-            dumps(&json!({"msg": "hi", "l": [1]}), Some(4)),
-            "{\n    \"l\": [\n        1\n    ],\n    \"msg\": \"hi\"\n}"
-        );
-        assert_eq!(py_float(1e-5), "1e-05");
-        assert_eq!(py_float(0.5), "0.5");
-    }
 }
 
 /// A value as Python's `str()` shows it (strings bare, containers as `repr`).
@@ -202,5 +181,26 @@ pub fn py_repr(v: &Value) -> String {
                 .collect();
             format!("{{{}}}", parts.join(", "))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn compact_and_indented_match_python() {
+        let v = json!({"b": 1, "a": [1, "x\n"], "c": {}, "d": 1.0});
+        assert_eq!(
+            dumps(&v, None),
+            r#"{"a": [1, "x\n"], "b": 1, "c": {}, "d": 1.0}"#
+        );
+        assert_eq!(
+            dumps(&json!({"msg": "hi", "l": [1]}), Some(4)),
+            "{\n    \"l\": [\n        1\n    ],\n    \"msg\": \"hi\"\n}"
+        );
+        assert_eq!(py_float(1e-5), "1e-05");
+        assert_eq!(py_float(0.5), "0.5");
     }
 }

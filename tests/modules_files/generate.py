@@ -60,6 +60,9 @@ def setup(case, d):
     for f in case.get("setup", []):
         p = os.path.join(d, f["path"])
         os.makedirs(os.path.dirname(p), exist_ok=True)
+        if "link" in f:
+            os.symlink(f["link"], p)
+            continue
         with open(p, "w") as fh:
             fh.write(f["content"])
         os.chmod(p, int(f["mode"], 8))
