@@ -42,4 +42,27 @@ impl ControllerFiles for TaskFiles {
             .render_str(&path.display().to_string(), &text, &self.ctx)
             .map_err(|e| e.message)
     }
+
+    fn render_template(&self, path: &Path, src_arg: &str, dest: &str) -> Result<String, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("could not read {}: {e}", path.display()))?;
+        // As Ansible: the template variables override the task's, except `ansible_managed`,
+        // which a user-set value keeps (merge_maps: the last map defining a key wins;
+        // include_ansible_managed='ansible_managed' not in vars).
+        let mut tvars = crate::template::template_module_vars(src_arg, path, Some(dest));
+        let managed = tvars.shift_remove("ansible_managed");
+        let managed: std::collections::BTreeMap<String, Value> = managed
+            .map(|m| ("ansible_managed".to_string(), m))
+            .into_iter()
+            .collect();
+        let tvars: std::collections::BTreeMap<String, Value> = tvars.into_iter().collect();
+        let ctx = minijinja::value::merge_maps([
+            Value::from_object(managed),
+            self.ctx.clone(),
+            Value::from_object(tvars),
+        ]);
+        self.templar
+            .render_str(&path.display().to_string(), &text, &ctx)
+            .map_err(|e| e.message)
+    }
 }

@@ -68,6 +68,17 @@ pub trait ControllerFiles: Send + Sync {
     fn find(&self, kind: &str, name: &str) -> Option<std::path::PathBuf>;
     /// Renders a template file for the current host, byte for byte as the template module.
     fn render(&self, path: &std::path::Path) -> Result<String, String>;
+    /// Renders for the `template` module: as [`Self::render`] plus the variables Ansible's
+    /// template action adds (`ansible_managed`, `template_path`, ...; see
+    /// [`crate::template::template_module_vars`]).
+    fn render_template(
+        &self,
+        path: &std::path::Path,
+        _src_arg: &str,
+        _dest: &str,
+    ) -> Result<String, String> {
+        self.render(path)
+    }
 }
 
 /// Everything a module may use while it runs for one host.

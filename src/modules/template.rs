@@ -34,7 +34,10 @@ impl Module for Template {
         let Some(path) = path.filter(|p| p.is_file()) else {
             return Err(fileops::failed(format!("Could not find or access '{src}'")));
         };
-        let rendered = ctx.files.render(&path).map_err(fileops::failed)?;
+        let rendered = ctx
+            .files
+            .render_template(&path, &src, &dest)
+            .map_err(fileops::failed)?;
         let src_mode = {
             use std::os::unix::fs::PermissionsExt;
             std::fs::metadata(&path)
