@@ -1,20 +1,225 @@
 //! System modules against real lab hosts (Debian 12, systemd, sshd, the lab's apt repo with
-//! `lab-hello` 1.0 and 1.1). Skipped with a printed reason when `RIG_LAB_SSH_CONFIG` is unset.
+//! `lab-hello` 1.0 and 1.1), over rig's SshConnection.
 //! Each module: first run changed and the host is in the asked state; second run ok and
 //! nothing moved; check mode predicts the change and changes nothing; diff where Ansible has one.
 
-mod common_system;
-
-use common_system::{failure, field, lab, module};
+use crate::TestFn;
+use crate::common::lab::Lab as LabEnv;
 use serde_json::json;
+use std::sync::Arc;
 
-#[tokio::test]
-async fn apt_then_systemd_and_service() {
-    let Some(lab) = lab("apt_then_systemd_and_service", 0) else {
-        return;
-    };
+pub fn tests() -> Vec<(&'static str, TestFn)> {
+    crate::lab_tests![
+        apt_then_systemd_and_service,
+        user_and_group,
+        get_url_downloads_verifies_and_keeps_dest_on_mismatch,
+        unarchive_extracts_once_and_refuses_corrupt_archives,
+        apt_repository_adds_file_updates_cache_and_reverts_on_failure,
+        pip_in_a_new_virtualenv,
+    ]
+}
+
+// ---------- helpers ----------
+
+use rig::connection::ssh::{SshConnection, SshTarget};
+use rig::modules::{Args, ControllerFiles, Module, ModuleContext, ModuleError, ModuleResult};
+use std::path::{Path, PathBuf};
+
+struct Lab {
+    pub conn: SshConnection,
+    pub host: String,
+    pub files: DirFiles,
+}
+
+/// Controller files from one directory (the role/play search path is the engine's job).
+struct DirFiles(pub PathBuf);
+
+impl ControllerFiles for DirFiles {
+    fn find(&self, _kind: &str, name: &str) -> Option<PathBuf> {
+        let p = if Path::new(name).is_absolute() {
+            PathBuf::from(name)
+        } else {
+            self.0.join(name)
+        };
+        p.exists().then_some(p)
+    }
+    fn render(&self, path: &Path) -> Result<String, String> {
+        std::fs::read_to_string(path).map_err(|e| e.to_string())
+    }
+}
+
+/// A connection to lab host `host` (rig's SshConnection, with the lab inventory's settings).
+async fn sys(env: &LabEnv, host: &str) -> Lab {
+    let vars = env.host_vars(host);
+    let mut t = SshTarget::from_vars(host, "sudo", |k| vars.get(k).cloned())
+        .unwrap_or_else(|e| panic!("inventory vars of {host}: {e}"));
+    t.connect_timeout = std::time::Duration::from_secs(10);
+    let conn = SshConnection::connect(t)
+        .await
+        .unwrap_or_else(|e| panic!("connect {host}: {e}"));
+    Lab {
+        conn,
+        host: host.to_string(),
+        files: DirFiles(std::env::temp_dir()),
+    }
+}
+
+/// Arguments from a JSON object.
+fn args(v: serde_json::Value) -> Args {
+    match v {
+        serde_json::Value::Object(m) => m
+            .into_iter()
+            .map(|(k, v)| (k, minijinja::Value::from(minijinja::value::Serde(v))))
+            .collect(),
+        _ => panic!("args must be an object"),
+    }
+}
+
+impl Lab {
+    async fn run(
+        &self,
+        m: &Arc<dyn Module>,
+        a: serde_json::Value,
+        check: bool,
+        diff: bool,
+    ) -> Result<ModuleResult, ModuleError> {
+        let ctx = ModuleContext {
+            conn: &self.conn,
+            host: &self.host,
+            check_mode: check,
+            diff_mode: diff,
+            become_: None,
+            files: &self.files,
+        };
+        m.run(&args(a), &ctx).await
+    }
+
+    /// Runs a shell command on the host (for setup and for checking the outcome).
+    async fn sh(&self, script: &str) -> String {
+        use rig::connection::{Command, Connection};
+        let out = self
+            .conn
+            .run(&Command::new(script))
+            .await
+            .expect("lab host reachable");
+        out.stdout_str()
+    }
+}
+
+fn module(name: &str) -> Arc<dyn Module> {
+    rig::modules::system::register_system_modules()
+        .into_iter()
+        .find(|m| m.name() == name)
+        .expect("module registered")
+}
+
+fn field(r: &ModuleResult, k: &str) -> String {
+    r.data.get(k).map(|v| v.to_string()).unwrap_or_default()
+}
+
+fn failure(r: Result<ModuleResult, ModuleError>) -> String {
+    match r {
+        Ok(r) => panic!(
+            "expected a failure, got changed={} data={:?}",
+            r.changed, r.data
+        ),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// The directory the lab's http server serves (the lab repo, `$LAB_REPO`) and its URL as the
+/// hosts see it (`http://<bridge address>:$LAB_REPO_PORT`).
+fn http_fixture(env: &LabEnv) -> (PathBuf, String) {
+    (
+        crate::common::lab::repo_dir(),
+        crate::common::lab::repo_url(env),
+    )
+}
+
+/// Writes the download fixtures under `dir/rigtest/`: a tarball (`payload.tar.gz`: `top/a.txt`,
+/// `top/sub/b.txt`), a corrupt one, and checksum files in the formats get_url reads.
+/// Returns the tarball's sha256.
+fn write_fixtures(dir: &Path) -> String {
+    use sha2::Digest;
+    let d = dir.join("rigtest");
+    let src = d.join("src");
+    std::fs::create_dir_all(src.join("top/sub")).unwrap();
+    std::fs::write(src.join("top/a.txt"), "alpha\n").unwrap();
+    std::fs::write(src.join("top/sub/b.txt"), "beta\n").unwrap();
+    let st = std::process::Command::new("tar")
+        .args([
+            "--mtime=2024-01-01 00:00:00",
+            "--owner=0",
+            "--group=0",
+            "--sort=name",
+            "-czf",
+        ])
+        .arg(d.join("payload.tar.gz"))
+        .arg("-C")
+        .arg(&src)
+        .arg("top")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let bytes = std::fs::read(d.join("payload.tar.gz")).unwrap();
+    let hex: String = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    std::fs::write(d.join("payload.tar.gz.sha256"), format!("{hex}\n")).unwrap();
+    std::fs::write(
+        d.join("SHA256SUMS"),
+        format!(
+            "{}  other.tar.gz\n{hex} *./payload.tar.gz\n",
+            "0".repeat(64)
+        ),
+    )
+    .unwrap();
+    let mut corrupt = bytes.clone();
+    corrupt.truncate(bytes.len() / 2);
+    corrupt.extend_from_slice(b"garbage");
+    std::fs::write(d.join("corrupt.tar.gz"), corrupt).unwrap();
+    hex
+}
+
+/// Builds `dir/rigtest/wheels/rigdemo-1.0-py3-none-any.whl` with the controller's python3
+/// (a test fixture only; the targets need no Python for rig itself). `false` if python3 is
+/// missing here.
+fn write_wheel(dir: &Path) -> bool {
+    let wheels = dir.join("rigtest/wheels");
+    std::fs::create_dir_all(&wheels).unwrap();
+    let script = r#"
+import base64, hashlib, sys, zipfile
+out = sys.argv[1] + "/rigdemo-1.0-py3-none-any.whl"
+files = {
+    "rigdemo/__init__.py": "VERSION = '1.0'\n",
+    "rigdemo-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: rigdemo\nVersion: 1.0\n",
+    "rigdemo-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: rig-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+}
+record = []
+with zipfile.ZipFile(out, "w") as z:
+    for name, text in files.items():
+        data = text.encode()
+        z.writestr(name, data)
+        h = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{name},sha256={h},{len(data)}")
+    record.append("rigdemo-1.0.dist-info/RECORD,,")
+    z.writestr("rigdemo-1.0.dist-info/RECORD", "\n".join(record) + "\n")
+"#;
+    std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&wheels)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+// ---------- tests ----------
+
+async fn apt_then_systemd_and_service(env: Arc<LabEnv>) {
+    let lab = sys(&env, "h1").await;
     let apt = module("apt");
-    lab.sh("systemctl disable --now lab-hello >/dev/null 2>&1; systemctl unmask lab-hello >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get purge -y -q lab-hello >/dev/null 2>&1; true").await;
+    lab.sh("systemctl disable --now lab-hello >/dev/null 2>&1; systemctl unmask lab-hello >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get purge -y -q lab-hello >/dev/null 2>&1; apt-get update -qq >/dev/null 2>&1; true").await;
     let version = || async {
         lab.sh("dpkg-query -W -f='${db:Status-Abbrev}${Version}' lab-hello 2>/dev/null")
             .await
@@ -290,11 +495,8 @@ async fn apt_then_systemd_and_service() {
     assert!(!r.changed);
 }
 
-#[tokio::test]
-async fn user_and_group() {
-    let Some(lab) = lab("user_and_group", 1) else {
-        return;
-    };
+async fn user_and_group(env: Arc<LabEnv>) {
+    let lab = sys(&env, "h2").await;
     lab.sh("userdel -r rigtest >/dev/null 2>&1; groupdel rigtestg >/dev/null 2>&1; true")
         .await;
     let group = module("group");
@@ -470,13 +672,10 @@ async fn user_and_group() {
     assert!(!r.changed);
 }
 
-#[tokio::test]
-async fn get_url_downloads_verifies_and_keeps_dest_on_mismatch() {
-    let Some(lab) = lab("get_url", 1) else { return };
-    let Some((dir, base)) = common_system::http_fixture("get_url") else {
-        return;
-    };
-    let hex = common_system::write_fixtures(&dir);
+async fn get_url_downloads_verifies_and_keeps_dest_on_mismatch(env: Arc<LabEnv>) {
+    let lab = sys(&env, "h2").await;
+    let (dir, base) = http_fixture(&env);
+    let hex = write_fixtures(&dir);
     let url = format!("{base}/rigtest/payload.tar.gz");
     let gu = module("get_url");
     lab.sh("rm -rf /tmp/rig-gu; mkdir -p /tmp/rig-gu/dir").await;
@@ -581,16 +780,11 @@ async fn get_url_downloads_verifies_and_keeps_dest_on_mismatch() {
     assert_eq!(field(&r, "mode"), "0640");
 }
 
-#[tokio::test]
-async fn unarchive_extracts_once_and_refuses_corrupt_archives() {
-    let Some(mut lab) = lab("unarchive", 0) else {
-        return;
-    };
-    let Some((dir, base)) = common_system::http_fixture("unarchive") else {
-        return;
-    };
-    common_system::write_fixtures(&dir);
-    lab.files = common_system::DirFiles(dir.join("rigtest"));
+async fn unarchive_extracts_once_and_refuses_corrupt_archives(env: Arc<LabEnv>) {
+    let mut lab = sys(&env, "h1").await;
+    let (dir, base) = http_fixture(&env);
+    write_fixtures(&dir);
+    lab.files = DirFiles(dir.join("rigtest"));
     let ua = module("unarchive");
     lab.sh("rm -rf /tmp/rig-ua /tmp/rig-ua2; mkdir -p /tmp/rig-ua /tmp/rig-ua2")
         .await;
@@ -698,20 +892,24 @@ async fn unarchive_extracts_once_and_refuses_corrupt_archives() {
     assert_eq!(e, "dest '/tmp/rig-nodir' must be an existing dir");
 }
 
-#[tokio::test]
-async fn apt_repository_adds_file_updates_cache_and_reverts_on_failure() {
-    let Some(lab) = lab("apt_repository", 1) else {
-        return;
-    };
+async fn apt_repository_adds_file_updates_cache_and_reverts_on_failure(env: Arc<LabEnv>) {
+    let lab = sys(&env, "h2").await;
     let ar = module("apt_repository");
-    lab.sh("rm -f /etc/apt/sources.list.d/labgw_8082.list /etc/apt/sources.list.d/rig-bad.list")
-        .await;
-    let Ok(url) = std::env::var("RIG_LAB_REPO_URL") else {
-        eprintln!("skipping apt_repository: RIG_LAB_REPO_URL is not set");
-        return;
-    };
-    let repo = format!("deb [trusted=yes] {url}/ ./");
-    let file = "/etc/apt/sources.list.d/labgw_8082.list";
+    // The lab repo under another spelling (`/./`), so it is not the line lab.list already has;
+    // Ansible names the file after host and port (checked with ansible's _suggest_filename).
+    let (_, url) = http_fixture(&env);
+    let host_port = url.trim_start_matches("http://");
+    let file = format!(
+        "/etc/apt/sources.list.d/{}.list",
+        host_port.replace(['.', ':'], "_")
+    );
+    let file = file.as_str();
+    lab.sh(&format!(
+        "rm -f {file} /etc/apt/sources.list.d/rig-bad.list"
+    ))
+    .await;
+    let sources_before = lab.sh("ls /etc/apt/sources.list.d/").await;
+    let repo = format!("deb [trusted=yes] {url}/./ ./");
     let a = json!({"repo": repo});
     let r = lab.run(&ar, a.clone(), true, true).await.unwrap();
     assert!(r.changed);
@@ -746,22 +944,16 @@ async fn apt_repository_adds_file_updates_cache_and_reverts_on_failure() {
         e.starts_with("Failed to update apt cache after 1 retries"),
         "{e}"
     );
-    assert_eq!(
-        lab.sh("ls /etc/apt/sources.list.d/").await.trim(),
-        "lab2.list"
-    );
+    assert_eq!(lab.sh("ls /etc/apt/sources.list.d/").await, sources_before);
 }
 
-#[tokio::test]
-async fn pip_in_a_new_virtualenv() {
-    let Some(lab) = lab("pip", 1) else { return };
-    let Some((dir, base)) = common_system::http_fixture("pip") else {
-        return;
-    };
-    if !common_system::write_wheel(&dir) {
-        eprintln!("skipping pip: no python3 on the controller to build the test wheel");
-        return;
-    }
+async fn pip_in_a_new_virtualenv(env: Arc<LabEnv>) {
+    let lab = sys(&env, "h2").await;
+    let (dir, base) = http_fixture(&env);
+    assert!(
+        write_wheel(&dir),
+        "python3 on the controller builds the test wheel"
+    );
     let pip = module("pip");
     lab.sh("rm -rf /tmp/rig-venv").await;
     let host = base
