@@ -631,6 +631,6 @@ async fn stack_ansible_leaves_the_same_state(lab: Arc<Lab>) {
         })
         .collect();
     assert!(diffs.is_empty(), "state differs:\n{}", diffs.join("\n"));
-    let r = playbook(&[ap], &lab, "lab-ansible", &[], &root());
-    println!("    ansible-playbook no-op rerun (1 host): {:.1} s", r.secs);
+    // (A no-op rerun of ansible-playbook took 42-55 s here, rig's 5-6 s; not repeated in every
+    // test run to keep this test under the runner's timeout.)
 }
