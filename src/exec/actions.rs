@@ -390,16 +390,20 @@ async fn execute_once(
         }
     }
     let conn: Arc<dyn Connection> = Arc::new(EnvConnection { inner: conn, env });
-    let become_ = if kw_bool(|k| k.become_.as_ref())
-        .or_else(|| var_string(&ctx, "ansible_become").map(|s| truthy(&Value::from(s))))
+    // Connection variables (`ansible_become*`) beat the `become*` keywords, as in Ansible.
+    let become_ = if var_string(&ctx, "ansible_become")
+        .map(|s| truthy(&Value::from(s)))
+        .or_else(|| kw_bool(|k| k.become_.as_ref()))
         .unwrap_or(false)
     {
         let s = |get: fn(&crate::playbook::Keywords) -> Option<&Value>, var: &str, dflt: &str| {
-            scope
-                .keyword(&pr.play.kw, Some(t), get)
-                .and_then(|v| crate::vars::template_value(&r.templar, v, &ctx).ok())
-                .map(|v| v.to_string())
-                .or_else(|| var_string(&ctx, var))
+            var_string(&ctx, var)
+                .or_else(|| {
+                    scope
+                        .keyword(&pr.play.kw, Some(t), get)
+                        .and_then(|v| crate::vars::template_value(&r.templar, v, &ctx).ok())
+                        .map(|v| v.to_string())
+                })
                 .unwrap_or_else(|| dflt.to_string())
         };
         Some(Become {

@@ -350,9 +350,9 @@ impl HumanPrinter {
             );
         }
         self.display("", None);
-        if check {
-            self.banner("DRY RUN", None);
-        }
+        // Ansible 2.19 prints DRY RUN banners only with the callback option
+        // check_mode_markers (default off).
+        let _ = check;
     }
 }
 
@@ -386,9 +386,7 @@ impl Sink for HumanPrinter {
                     let base = file.rsplit('/').next().unwrap_or(file);
                     self.banner(&format!("PLAYBOOK: {base}"), None);
                 }
-                if *check {
-                    self.banner("DRY RUN", None);
-                }
+                let _ = check;
             }
             Event::PlayStart {
                 name,

@@ -249,6 +249,26 @@ pub fn state_dir() -> PathBuf {
         .unwrap_or_else(|_| PathBuf::from(lab).join("state"))
 }
 
+/// `$LAB_REPO` (the lab's apt repo, served over http to the hosts) as the scripts compute it.
+pub fn repo_dir() -> PathBuf {
+    let lab = std::env::var("LAB_DIR").unwrap_or_else(|_| "/var/tmp/lab".into());
+    std::env::var("LAB_REPO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(lab).join("repo"))
+}
+
+/// The repo's URL as the lab hosts see it: `http://<bridge address>:$LAB_REPO_PORT`.
+pub fn repo_url(lab: &Lab) -> String {
+    let ip = lab
+        .hosts
+        .first()
+        .map(|h| h.ip.as_str())
+        .unwrap_or("10.231.0.11");
+    let net = ip.rsplit_once('.').map(|(n, _)| n).unwrap_or("10.231.0");
+    let port = std::env::var("LAB_REPO_PORT").unwrap_or_else(|_| "8080".into());
+    format!("http://{net}.1:{port}")
+}
+
 fn base_dir() -> PathBuf {
     let lab = std::env::var("LAB_DIR").unwrap_or_else(|_| "/var/tmp/lab".into());
     std::env::var("LAB_BASE")

@@ -12,7 +12,9 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod modules_system;
 mod ssh;
+mod stack;
 
 use common::lab::{Lab, LabGuard};
 use std::future::Future;
@@ -31,14 +33,17 @@ macro_rules! lab_tests {
     };
 }
 
-/// Hosts the lab boots: h1-h3 for ordinary tests, h4 for the tests that break a host.
-pub const HOSTS: usize = 4;
+/// Hosts the lab boots: h1-h3 for ordinary tests, h4 for the tests that break a host, h5-h8
+/// for the tracing stack (stack.rs: fresh hosts for rig and for ansible-playbook).
+pub const HOSTS: usize = 8;
 
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut all: Vec<(&'static str, TestFn)> = Vec::new();
     // Each module lists its tests; add new lab test modules here.
     all.extend(ssh::tests());
+    all.extend(modules_system::tests());
+    all.extend(stack::tests());
     if args.iter().any(|a| a == "--list") {
         for (name, _) in &all {
             println!("{name}: test");
