@@ -71,6 +71,27 @@ pub struct RunOptions {
     /// Run handlers even if a task fails.
     #[arg(long = "force-handlers")]
     pub force_handlers: bool,
+    /// Connect as this user (ansible_user beats it).
+    #[arg(short = 'u', long = "user")]
+    pub user: Option<String>,
+    /// Use this file to authenticate the connection (ansible_ssh_private_key_file beats it).
+    #[arg(long = "private-key", visible_alias = "key-file")]
+    pub private_key: Option<String>,
+    /// Connection type to use (ssh, local) when ansible_connection does not say.
+    #[arg(short = 'c', long = "connection")]
+    pub connection: Option<String>,
+    /// Override the connection timeout in seconds.
+    #[arg(short = 'T', long = "timeout")]
+    pub timeout: Option<u64>,
+    /// Run operations with become (does not imply password prompting).
+    #[arg(short = 'b', long = "become")]
+    pub become_: bool,
+    /// Run operations as this user (default root).
+    #[arg(long = "become-user")]
+    pub become_user: Option<String>,
+    /// Privilege escalation method to use (sudo, su).
+    #[arg(long = "become-method")]
+    pub become_method: Option<String>,
     /// Verbose mode (-vvv for more).
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,

@@ -10,8 +10,31 @@ fn options(
     inventories: Vec<String>,
     playbooks: Vec<std::path::PathBuf>,
     o: &CliRunOptions,
-    config: crate::config::Config,
+    mut config: crate::config::Config,
 ) -> RunOptions {
+    // Command-line connection options beat ansible.cfg and ANSIBLE_*, and lose to the
+    // inventory's connection variables, as in Ansible.
+    if o.user.is_some() {
+        config.remote_user = o.user.clone();
+    }
+    if o.private_key.is_some() {
+        config.private_key_file = o.private_key.clone();
+    }
+    if o.connection.is_some() {
+        config.connection = o.connection.clone();
+    }
+    if o.timeout.is_some() {
+        config.timeout = o.timeout;
+    }
+    if o.become_ {
+        config.become_ = Some(true);
+    }
+    if o.become_user.is_some() {
+        config.become_user = o.become_user.clone();
+    }
+    if o.become_method.is_some() {
+        config.become_method = o.become_method.clone();
+    }
     RunOptions {
         config,
         inventories,
