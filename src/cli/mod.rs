@@ -4,6 +4,7 @@
 pub mod inventory;
 pub mod playbook;
 pub mod render;
+pub mod secrets;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -92,6 +93,22 @@ pub struct RunOptions {
     /// Privilege escalation method to use (sudo, su).
     #[arg(long = "become-method")]
     pub become_method: Option<String>,
+    /// Ask for the privilege escalation password.
+    #[arg(short = 'K', long = "ask-become-pass")]
+    pub ask_become_pass: bool,
+    /// Vault password file (may be repeated); an executable file is run and its output used.
+    #[arg(long = "vault-password-file", visible_alias = "vault-pass-file")]
+    pub vault_password_files: Vec<String>,
+    /// Vault identity: LABEL@FILE, LABEL@prompt, or FILE (may be repeated).
+    #[arg(long = "vault-id")]
+    pub vault_ids: Vec<String>,
+    /// Ask for the vault password.
+    #[arg(
+        short = 'J',
+        long = "ask-vault-pass",
+        visible_alias = "ask-vault-password"
+    )]
+    pub ask_vault_pass: bool,
     /// Verbose mode (-vvv for more).
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,

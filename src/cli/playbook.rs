@@ -83,13 +83,16 @@ fn execute(opts: RunOptions) -> Result<ExitCode, RunError> {
     })
 }
 
-fn config() -> Result<crate::config::Config, RunError> {
-    crate::config::Config::load().map_err(|e| RunError::Options(e.to_string()))
+/// ansible.cfg and `ANSIBLE_*`, plus the passwords the command line asks for.
+fn config(o: &CliRunOptions) -> Result<crate::config::Config, RunError> {
+    let mut config = crate::config::Config::load().map_err(|e| RunError::Options(e.to_string()))?;
+    crate::cli::secrets::setup(o, &mut config).map_err(|e| RunError::Options(e.to_string()))?;
+    Ok(config)
 }
 
 /// `rig playbook`.
 pub fn run(args: PlaybookArgs) -> Result<ExitCode, RunError> {
-    let config = config()?;
+    let config = config(&args.run)?;
     let inventories = if !args.inventory.is_empty() {
         args.inventory
     } else if !config.inventory.is_empty() {
@@ -107,7 +110,7 @@ pub fn deploy(args: DeployArgs) -> Result<ExitCode, RunError> {
         vec![inv],
         vec!["site.yml".into()],
         &args.run,
-        config()?,
+        config(&args.run)?,
     ))
 }
 

@@ -65,8 +65,9 @@ pub(crate) async fn connection_for(
                     "0" | "false" | "no" | "off"
                 );
             }
-            t.become_password =
-                vars("ansible_become_password").or_else(|| vars("ansible_become_pass"));
+            t.become_password = vars("ansible_become_password")
+                .or_else(|| vars("ansible_become_pass"))
+                .or_else(|| cfg.become_password.clone());
             Arc::new(SshConnection::connect(t).await?)
         }
         other => {
