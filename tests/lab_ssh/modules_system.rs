@@ -2,6 +2,9 @@
 //! `lab-hello` 1.0 and 1.1), over rig's SshConnection.
 //! Each module: first run changed and the host is in the asked state; second run ok and
 //! nothing moved; check mode predicts the change and changes nothing; diff where Ansible has one.
+//! cron is not in the base image: its .debs are fetched into the lab repo on first use
+//! (`install_cron`), and a host that cannot get it fails the test.
+//! Test names are `modules_system::<fn>`, so `cargo test --test lab_ssh -- modules_system` runs them.
 
 use crate::TestFn;
 use crate::common::lab::Lab as LabEnv;
@@ -9,13 +12,18 @@ use serde_json::json;
 use std::sync::Arc;
 
 pub fn tests() -> Vec<(&'static str, TestFn)> {
-    crate::lab_tests![
+    crate::lab_tests!["modules_system":
         apt_then_systemd_and_service,
         user_and_group,
         get_url_downloads_verifies_and_keeps_dest_on_mismatch,
         unarchive_extracts_once_and_refuses_corrupt_archives,
         apt_repository_adds_file_updates_cache_and_reverts_on_failure,
         pip_in_a_new_virtualenv,
+        wait_for_files_and_ports,
+        uri_requests_from_the_target,
+        hostname_with_hostnamectl,
+        cron_jobs_in_user_crontab_and_cron_file,
+        sysctl_file_and_live_value,
     ]
 }
 
@@ -94,6 +102,19 @@ impl Lab {
         m.run(&args(a), &ctx).await
     }
 
+    /// Round trips made so far on this host's connection.
+    fn trips(&self) -> u64 {
+        use rig::connection::Connection;
+        self.conn.round_trips()
+    }
+
+    /// Runs `m` (not in check mode, no diff) and returns the result with the round trips it took.
+    async fn run_counted(&self, m: &Arc<dyn Module>, a: serde_json::Value) -> (ModuleResult, u64) {
+        let before = self.trips();
+        let r = self.run(m, a, false, false).await.expect("module ran");
+        (r, self.trips() - before)
+    }
+
     /// Runs a shell command on the host (for setup and for checking the outcome).
     async fn sh(&self, script: &str) -> String {
         use rig::connection::{Command, Connection};
@@ -137,7 +158,8 @@ fn http_fixture(env: &LabEnv) -> (PathBuf, String) {
 }
 
 /// Writes the download fixtures under `dir/rigtest/`: a tarball (`payload.tar.gz`: `top/a.txt`,
-/// `top/sub/b.txt`), a corrupt one, and checksum files in the formats get_url reads.
+/// `top/sub/b.txt`), a corrupt one, checksum files in the formats get_url reads, and a JSON
+/// document (`data.json`, for uri).
 /// Returns the tarball's sha256.
 fn write_fixtures(dir: &Path) -> String {
     use sha2::Digest;
@@ -179,6 +201,7 @@ fn write_fixtures(dir: &Path) -> String {
     corrupt.truncate(bytes.len() / 2);
     corrupt.extend_from_slice(b"garbage");
     std::fs::write(d.join("corrupt.tar.gz"), corrupt).unwrap();
+    std::fs::write(d.join("data.json"), "{\"name\": \"rig\", \"n\": [1, 2]}\n").unwrap();
     hex
 }
 
@@ -212,6 +235,71 @@ with zipfile.ZipFile(out, "w") as z:
         .status()
         .map(|s| s.success())
         .unwrap_or(false)
+}
+
+/// Debian packages the base image lacks for cron (the rest of its dependencies are there).
+const CRON_DEBS: [&str; 2] = ["cron", "cron-daemon-common"];
+
+/// Makes `crontab` available on the lab host: the cron .debs are downloaded on this controller
+/// into the lab repo (once; as tests/lab_ssh/stack.rs does for python3-packaging), the repo is
+/// re-indexed with tests/lab/repo.sh, and the host installs cron from it. Panics with the
+/// reason when any step fails, so a missing cron is a failure, never a silent pass.
+async fn install_cron(lab: &Lab) {
+    if !lab.sh("command -v crontab").await.trim().is_empty() {
+        return;
+    }
+    let repo = crate::common::lab::repo_dir();
+    let have = |pkg: &str| {
+        std::fs::read_dir(&repo)
+            .map(|d| {
+                d.flatten().any(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with(&format!("{pkg}_"))
+                })
+            })
+            .unwrap_or(false)
+    };
+    let missing: Vec<&str> = CRON_DEBS.into_iter().filter(|p| !have(p)).collect();
+    if !missing.is_empty() {
+        let out = std::process::Command::new("apt-get")
+            .args(["download", "-q"])
+            .args(&missing)
+            .current_dir(&repo)
+            .output()
+            .expect("run apt-get download");
+        assert!(
+            out.status.success(),
+            "cron is not in the base image and `apt-get download {}` into {} failed: {}",
+            missing.join(" "),
+            repo.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new("bash")
+        .arg(root.join("tests/lab/repo.sh"))
+        .env("LAB_REPO", &repo)
+        .output()
+        .expect("run repo.sh");
+    assert!(
+        out.status.success(),
+        "repo.sh: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let o = lab
+        .sh("apt-get -o DPkg::Lock::Timeout=60 update -qq 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=60 install -y -qq --no-install-recommends cron 2>&1; echo rc=$?")
+        .await;
+    assert!(
+        o.trim_end().ends_with("rc=0"),
+        "installing cron on {}: {o}",
+        lab.host
+    );
+    assert!(
+        !lab.sh("command -v crontab").await.trim().is_empty(),
+        "cron installed on {} but no crontab command",
+        lab.host
+    );
 }
 
 // ---------- tests ----------
@@ -1021,4 +1109,329 @@ async fn pip_in_a_new_virtualenv(env: Arc<LabEnv>) {
         e.contains("No matching distribution found for no-such-dist-x"),
         "{e}"
     );
+}
+
+async fn wait_for_files_and_ports(env: Arc<LabEnv>) {
+    let lab = sys(&env, "h1").await;
+    let (_, base) = http_fixture(&env);
+    let wf = module("wait_for");
+    lab.sh("rm -f /tmp/rig-wf; setsid sh -c 'sleep 2; echo \"port=8082 up\" > /tmp/rig-wf' >/dev/null 2>&1 < /dev/null &").await;
+    let r = lab
+        .run(&wf, json!({"path": "/tmp/rig-wf", "search_regex": "port=(?P<port>\\d+) (\\w+)", "timeout": 30}), false, false)
+        .await
+        .unwrap();
+    assert!(!r.changed);
+    assert_eq!(
+        r.data["match_groupdict"]
+            .get_attr("port")
+            .unwrap()
+            .to_string(),
+        "8082"
+    );
+    assert_eq!(field(&r, "match_groups"), "['8082', 'up']");
+    assert_eq!(field(&r, "state"), "file");
+    assert!(field(&r, "elapsed").parse::<i64>().unwrap() >= 1, "{r:?}");
+    let gw = base
+        .split("://")
+        .nth(1)
+        .unwrap_or("")
+        .split('/')
+        .next()
+        .unwrap_or("");
+    let (h, p) = gw.split_once(':').unwrap_or((gw, "80"));
+    let r = lab
+        .run(
+            &wf,
+            json!({"host": h, "port": p.parse::<i64>().unwrap(), "timeout": 10}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(field(&r, "state"), "started");
+    let r = lab
+        .run(
+            &wf,
+            json!({"port": 9, "state": "stopped", "timeout": 10}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(!r.changed);
+    let e = failure(
+        lab.run(&wf, json!({"port": 9, "timeout": 2}), false, false)
+            .await,
+    );
+    assert_eq!(e, "Timeout when waiting for 127.0.0.1:9");
+    let e = failure(
+        lab.run(
+            &wf,
+            json!({"path": "/tmp/rig-wf", "state": "absent", "timeout": 2, "msg": "still there"}),
+            false,
+            false,
+        )
+        .await,
+    );
+    assert_eq!(e, "still there");
+}
+
+async fn uri_requests_from_the_target(env: Arc<LabEnv>) {
+    let lab = sys(&env, "h1").await;
+    let (dir, base) = http_fixture(&env);
+    let hex = write_fixtures(&dir);
+    let uri = module("uri");
+    let r = lab
+        .run(
+            &uri,
+            json!({"url": format!("{base}/rigtest/payload.tar.gz.sha256"), "return_content": true}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(!r.changed);
+    assert_eq!(field(&r, "status"), "200");
+    assert_eq!(field(&r, "content"), format!("{hex}\n"));
+    assert_eq!(field(&r, "msg"), "OK (65 bytes)");
+    let r = lab
+        .run(
+            &uri,
+            json!({"url": format!("{base}/rigtest/data.json")}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.data["json"].get_attr("name").unwrap().to_string(), "rig");
+    assert_eq!(field(&r, "content_type"), "application/json");
+    let e = failure(
+        lab.run(
+            &uri,
+            json!({"url": format!("{base}/rigtest/nope")}),
+            false,
+            false,
+        )
+        .await,
+    );
+    assert_eq!(
+        e,
+        "Status code was 404 and not [200]: HTTP Error 404: File not found"
+    );
+    let r = lab
+        .run(
+            &uri,
+            json!({"url": format!("{base}/rigtest/nope"), "status_code": [200, 404]}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(field(&r, "status"), "404");
+    lab.sh("rm -f /tmp/rig-uri.json").await;
+    let r = lab
+        .run(
+            &uri,
+            json!({"url": format!("{base}/rigtest/data.json"), "dest": "/tmp/rig-uri.json"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(
+        lab.sh("cat /tmp/rig-uri.json").await,
+        "{\"name\": \"rig\", \"n\": [1, 2]}\n"
+    );
+    // a POST with a JSON body: python's http.server answers 501, which the task accepts here
+    let r = lab.run(&uri, json!({"url": format!("{base}/"), "method": "POST", "body_format": "json", "body": {"a": 1}, "status_code": 501}), false, false).await.unwrap();
+    assert_eq!(field(&r, "status"), "501");
+}
+
+async fn hostname_with_hostnamectl(env: Arc<LabEnv>) {
+    let lab = sys(&env, "h2").await;
+    let hn = module("hostname");
+    let orig = lab
+        .sh("hostnamectl --static status")
+        .await
+        .trim()
+        .to_string();
+    let names = || async {
+        lab.sh("echo $(hostnamectl --static status) $(hostnamectl --transient status)")
+            .await
+            .trim()
+            .to_string()
+    };
+    let r = lab
+        .run(&hn, json!({"name": "rig-host.example"}), true, true)
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(r.diffs[0].before, format!("hostname = {orig}\n"));
+    assert_eq!(r.diffs[0].after, "hostname = rig-host.example\n");
+    assert_eq!(names().await, format!("{orig} {orig}"));
+    let r1 = lab
+        .run(&hn, json!({"name": "rig-host.example"}), false, false)
+        .await;
+    let after = names().await;
+    let before2 = lab.trips();
+    let r2 = lab
+        .run(&hn, json!({"name": "rig-host.example"}), false, false)
+        .await;
+    let trips2 = lab.trips() - before2;
+    let back = lab.run(&hn, json!({"name": orig}), false, false).await;
+    assert!(r1.unwrap().changed);
+    assert_eq!(after, "rig-host.example rig-host.example");
+    let r2 = r2.unwrap();
+    assert!(!r2.changed);
+    assert_eq!(trips2, 1, "a no-op hostname run is one probe");
+    assert_eq!(
+        r2.data["ansible_facts"]
+            .get_attr("ansible_hostname")
+            .unwrap()
+            .to_string(),
+        "rig-host"
+    );
+    assert!(back.unwrap().changed);
+    assert_eq!(names().await, format!("{orig} {orig}"));
+}
+
+async fn cron_jobs_in_user_crontab_and_cron_file(env: Arc<LabEnv>) {
+    let lab = sys(&env, "h1").await;
+    install_cron(&lab).await;
+    let cron = module("cron");
+    lab.sh("crontab -r 2>/dev/null; rm -f /etc/cron.d/rig-test; true")
+        .await;
+    let a = json!({"name": "backup", "minute": "5", "hour": "2", "job": "/usr/local/bin/backup"});
+    let r = lab.run(&cron, a.clone(), true, true).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(
+        r.diffs[0].after,
+        "#Ansible: backup\n5 2 * * * /usr/local/bin/backup\n"
+    );
+    assert_eq!(lab.sh("crontab -l 2>/dev/null").await, "");
+    let r = lab.run(&cron, a.clone(), false, false).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(field(&r, "jobs"), "['backup']");
+    assert!(
+        lab.sh("crontab -l")
+            .await
+            .ends_with("#Ansible: backup\n5 2 * * * /usr/local/bin/backup\n")
+    );
+    let r = lab.run(&cron, a.clone(), false, false).await.unwrap();
+    assert!(!r.changed, "{r:?}");
+    // an env var goes first; changing the time updates the job in place
+    let r = lab
+        .run(
+            &cron,
+            json!({"name": "MAILTO", "env": true, "job": "ops@example.org"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    let r = lab
+        .run(
+            &cron,
+            json!({"name": "backup", "minute": "7", "hour": "2", "job": "/usr/local/bin/backup"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    let tab = lab.sh("crontab -l | grep -v '^# '").await;
+    assert_eq!(
+        tab,
+        "MAILTO=\"ops@example.org\"\n#Ansible: backup\n7 2 * * * /usr/local/bin/backup\n"
+    );
+    let r = lab
+        .run(
+            &cron,
+            json!({"name": "backup", "state": "absent"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(
+        lab.sh("crontab -l | grep -v '^# '").await,
+        "MAILTO=\"ops@example.org\"\n"
+    );
+    // cron_file: needs user, written with the user column, removed when emptied
+    let e = failure(
+        lab.run(
+            &cron,
+            json!({"name": "x", "cron_file": "rig-test", "job": "true"}),
+            false,
+            false,
+        )
+        .await,
+    );
+    assert_eq!(
+        e,
+        "To use cron_file=... parameter you must specify user=... as well"
+    );
+    let f = json!({"name": "daily", "cron_file": "rig-test", "user": "root", "special_time": "daily", "job": "/bin/true"});
+    let r = lab.run(&cron, f.clone(), false, false).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(
+        lab.sh("stat -c %a /etc/cron.d/rig-test; cat /etc/cron.d/rig-test")
+            .await,
+        "644\n#Ansible: daily\n@daily root /bin/true\n"
+    );
+    let r = lab.run(&cron, f, false, false).await.unwrap();
+    assert!(!r.changed);
+    let g = json!({"name": "daily", "cron_file": "rig-test", "state": "absent"});
+    let r = lab.run(&cron, g.clone(), false, true).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(r.diffs[0].after_header, "/dev/null");
+    assert_eq!(lab.sh("ls /etc/cron.d/rig-test 2>/dev/null").await, "");
+    lab.sh("crontab -r").await;
+}
+
+async fn sysctl_file_and_live_value(env: Arc<LabEnv>) {
+    let lab = sys(&env, "h2").await;
+    let sc = module("sysctl");
+    let f = "/etc/sysctl.d/99-rig-test.conf";
+    lab.sh(&format!(
+        "printf '# rig\\nvm.swappiness = 10\\nnet.x=1\\nnet.x=2\\n' > {f}"
+    ))
+    .await;
+    let a = json!({"name": "vm.swappiness", "value": "20", "sysctl_file": f, "reload": false});
+    let r = lab.run(&sc, a.clone(), true, false).await.unwrap();
+    assert!(r.changed);
+    assert!(
+        lab.sh(&format!("cat {f}"))
+            .await
+            .contains("vm.swappiness = 10")
+    );
+    let r = lab.run(&sc, a.clone(), false, false).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(
+        lab.sh(&format!("cat {f}")).await,
+        "# rig\nvm.swappiness=20\nnet.x=1\n"
+    );
+    let (r, trips) = lab.run_counted(&sc, a.clone()).await;
+    assert!(!r.changed);
+    assert_eq!(trips, 1);
+    let r = lab
+        .run(
+            &sc,
+            json!({"name": "vm.swappiness", "state": "absent", "sysctl_file": f, "reload": false}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(lab.sh(&format!("cat {f}")).await, "# rig\nnet.x=1\n");
+    // the lab's /proc/sys is read-only: setting the live value fails with sysctl's reason
+    let live = lab.sh("sysctl -n vm.swappiness").await.trim().to_string();
+    let other = if live == "33" { "34" } else { "33" };
+    let e = failure(lab.run(&sc, json!({"name": "vm.swappiness", "value": other, "sysctl_file": f, "sysctl_set": true, "reload": false}), false, false).await);
+    assert!(e.starts_with("setting vm.swappiness failed: "), "{e}");
+    lab.sh(&format!("rm -f {f}")).await;
 }
