@@ -4,6 +4,7 @@
 pub mod inventory;
 pub mod playbook;
 pub mod render;
+pub mod vars;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -27,6 +28,8 @@ pub enum Command {
     Render(RenderArgs),
     /// Show the inventory, as ansible-inventory does.
     Inventory(InventoryArgs),
+    /// Show a host's variables, their values and where each comes from (precedence level, file, line).
+    Vars(VarsArgs),
 }
 
 /// Options shared by `playbook` and `deploy`.
@@ -128,4 +131,36 @@ pub struct InventoryArgs {
     pub host: Option<String>,
     /// Group to start the graph from.
     pub group: Option<String>,
+}
+
+/// How a command prints its result.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// For people.
+    #[default]
+    Human,
+    /// JSON, for programs.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct VarsArgs {
+    /// Inventory (may be repeated).
+    #[arg(short = 'i', long = "inventory")]
+    pub inventory: Vec<String>,
+    /// The host whose variables to show.
+    #[arg(long = "host")]
+    pub host: String,
+    /// Only this variable: its templated value and every definition, highest precedence first.
+    pub var: Option<String>,
+    /// Extra variables as key=value, YAML/JSON, or @file.
+    #[arg(short = 'e', long = "extra-vars")]
+    pub extra_vars: Vec<String>,
+    /// Also the playbook directory's group_vars/host_vars and the role defaults of the plays
+    /// that target the host.
+    #[arg(long = "playbook")]
+    pub playbook: Option<PathBuf>,
+    /// Output format.
+    #[arg(long = "output", value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
 }
