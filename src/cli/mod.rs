@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand, each a thin layer that parses arguments and calls
 //! the library.
 
+pub mod completions;
 pub mod inventory;
 pub mod playbook;
 pub mod render;
@@ -9,10 +10,23 @@ pub mod vars;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+/// `rig --version`: the package version and the git commit it was built from.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("RIG_GIT_SHA"), ")");
+
+const EXAMPLES: &str = "\
+Examples:
+  rig deploy --inventory staging                  run site.yml on inventories/staging
+  rig playbook -i inventories/prod site.yml --check --diff
+  rig playbook -i hosts.ini site.yml --junit report.xml --output json
+  rig vars -i inventories/staging --host staging-1.internal otel_sampling_percentage
+  rig render roles/app/templates/app.conf.j2 -i inventories/prod --host web-1
+  rig inventory -i inventories/prod --graph
+  rig completions bash > /etc/bash_completion.d/rig";
+
 /// rig runs Ansible inventories, playbooks and roles unchanged, over SSH, with no Python on
 /// the targets.
 #[derive(Debug, Parser)]
-#[command(name = "rig", version, about, long_about = None)]
+#[command(name = "rig", version = VERSION, about, long_about = None, after_help = EXAMPLES)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -21,15 +35,35 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run playbooks, as ansible-playbook does.
+    #[command(
+        after_help = "Examples:\n  rig playbook -i inventories/prod site.yml\n  rig playbook -i hosts.ini site.yml --limit web --tags deploy --check --diff\n  rig playbook -i hosts.ini site.yml -e version=1.2.3 --junit junit.xml"
+    )]
     Playbook(PlaybookArgs),
     /// Run site.yml on inventories/NAME (= rig playbook -i inventories/NAME site.yml).
+    #[command(
+        after_help = "Examples:\n  rig deploy --inventory staging\n  rig deploy --inventory prod --limit 'web-*' --check --diff"
+    )]
     Deploy(DeployArgs),
     /// Print a template exactly as the template module would write it for one host.
+    #[command(
+        after_help = "Examples:\n  rig render roles/app/templates/app.conf.j2 -i inventories/prod --host web-1\n  rig render motd.j2 -i hosts.ini --host db1 -e owner=ops"
+    )]
     Render(RenderArgs),
     /// Show the inventory, as ansible-inventory does.
+    #[command(
+        after_help = "Examples:\n  rig inventory -i inventories/prod --list\n  rig inventory -i inventories/prod --graph\n  rig inventory -i inventories/prod --host web-1"
+    )]
     Inventory(InventoryArgs),
     /// Show a host's variables, their values and where each comes from (precedence level, file, line).
+    #[command(
+        after_help = "Examples:\n  rig vars -i inventories/staging --host staging-1.internal\n  rig vars -i inventories/staging --host staging-1.internal otel_sampling_percentage\n  rig vars -i inventories/prod --host web-1 --playbook site.yml --output json"
+    )]
     Vars(VarsArgs),
+    /// Print a shell completion script (bash, zsh, fish, ...).
+    #[command(
+        after_help = "Examples:\n  rig completions bash > ~/.local/share/bash-completion/completions/rig\n  rig completions zsh > ~/.zfunc/_rig\n  rig completions fish > ~/.config/fish/completions/rig.fish"
+    )]
+    Completions(CompletionsArgs),
 }
 
 /// Options shared by `playbook` and `deploy`.
@@ -163,4 +197,11 @@ pub struct VarsArgs {
     /// Output format.
     #[arg(long = "output", value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
