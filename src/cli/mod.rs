@@ -3,6 +3,7 @@
 
 pub mod completions;
 pub mod inventory;
+pub mod output;
 pub mod playbook;
 pub mod render;
 pub mod vars;
@@ -111,6 +112,13 @@ pub struct RunOptions {
     /// Verbose mode (-vvv for more).
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Output: `human` (as ansible-playbook) or `json` (one event per line; see README "JSON
+    /// events"). Also RIG_OUTPUT=json.
+    #[arg(long = "output", value_enum)]
+    pub output: Option<OutputFormat>,
+    /// Also write a JUnit XML report to FILE (a testsuite per play, a testcase per host and task).
+    #[arg(long = "junit", value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
