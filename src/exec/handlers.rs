@@ -55,6 +55,9 @@ pub(crate) fn validate_notify(_pb: &Playbook) -> Result<(), RunError> {
 
 /// Fails like Ansible when a notification reaches no handler.
 pub(crate) fn check_notify(pr: &PlayRun, names: &[String]) -> Result<(), RunError> {
+    if pr.runner.opts.config.error_on_missing_handler == Some(false) {
+        return Ok(());
+    }
     let handlers = pr.handlers.lock().map(|h| h.clone()).unwrap_or_default();
     for name in names {
         if resolve(&handlers, name).is_empty() {
@@ -71,6 +74,14 @@ pub(crate) fn notify(pr: &PlayRun, host: &str, names: &[String]) -> Result<(), R
     let handlers = pr.handlers.lock().map(|h| h.clone()).unwrap_or_default();
     for name in names {
         let found = resolve(&handlers, name);
+        if found.is_empty() && pr.runner.opts.config.error_on_missing_handler == Some(false) {
+            pr.runner.emit(Event::Warning {
+                message: format!(
+                    "The requested handler '{name}' was not found in either the main handlers list nor in the listening handlers list"
+                ),
+            });
+            continue;
+        }
         if found.is_empty() {
             return Err(RunError::Fatal(format!(
                 "The requested handler '{name}' was not found in either the main handlers list nor in the listening handlers list"
