@@ -10,11 +10,7 @@ use std::process::Command;
 
 fn normalise(v: &mut Value, tmp: &str, in_result: bool) {
     match v {
-        Value::String(s) => {
-            if s.contains(tmp) {
-                *s = s.replace(tmp, "<TMP>");
-            }
-        }
+        Value::String(s) if s.contains(tmp) => *s = s.replace(tmp, "<TMP>"),
         Value::Array(a) => a.iter_mut().for_each(|x| normalise(x, tmp, in_result)),
         Value::Object(m) => {
             // A directory's size depends on the file system.
