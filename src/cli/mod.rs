@@ -119,6 +119,9 @@ pub struct RunOptions {
     /// Also write a JUnit XML report to FILE (a testsuite per play, a testcase per host and task).
     #[arg(long = "junit", value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// No progress line on the terminal (it is shown only when stdout is a terminal).
+    #[arg(long = "no-progress")]
+    pub no_progress: bool,
 }
 
 #[derive(Debug, Args)]

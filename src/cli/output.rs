@@ -2,7 +2,8 @@
 //! JUnit report of `--junit FILE`.
 
 use super::{OutputFormat, RunOptions};
-use crate::report::{HumanPrinter, JsonPrinter, JunitWriter, Sink, Tee};
+use crate::report::{HumanPrinter, JsonPrinter, JunitWriter, ProgressPrinter, Sink, Tee};
+use std::io::IsTerminal;
 use std::sync::Arc;
 
 /// The sinks of one run.
@@ -35,7 +36,18 @@ impl Sinks {
     pub fn new(o: &RunOptions, verbosity: u8) -> Self {
         let printer: Box<dyn Sink> = match format(o) {
             OutputFormat::Json => Box::new(JsonPrinter::new(Box::new(std::io::stdout()))),
-            OutputFormat::Human => Box::new(HumanPrinter::stdio(verbosity)),
+            OutputFormat::Human => {
+                let human = Box::new(HumanPrinter::stdio(verbosity));
+                if !o.no_progress
+                    && std::io::stdout().is_terminal()
+                    && std::io::stderr().is_terminal()
+                    && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
+                {
+                    Box::new(ProgressPrinter::new(human))
+                } else {
+                    human
+                }
+            }
         };
         let junit = o.junit.as_ref().map(|p| Arc::new(JunitWriter::new(p)));
         let sink: Arc<dyn Sink> = match &junit {
