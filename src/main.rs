@@ -34,6 +34,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Deploy(args) => rig::cli::playbook::deploy(args),
         Command::Render(args) => return rig::cli::render::run(&args),
         Command::Inventory(args) => return rig::cli::inventory::run(&args),
+        Command::Vars(args) => return rig::cli::vars::run(&args),
+        Command::Completions(args) => return rig::cli::completions::run(&args),
     };
     match result {
         Ok(code) => Ok(code),

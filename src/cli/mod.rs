@@ -1,18 +1,34 @@
 //! The command line: one file per subcommand, each a thin layer that parses arguments and calls
 //! the library.
 
+pub mod completions;
 pub mod inventory;
+pub mod output;
 pub mod playbook;
 pub mod render;
 pub mod secrets;
+pub mod vars;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+/// `rig --version`: the package version and the git commit it was built from.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("RIG_GIT_SHA"), ")");
+
+const EXAMPLES: &str = "\
+Examples:
+  rig deploy --inventory staging                  run site.yml on inventories/staging
+  rig playbook -i inventories/prod site.yml --check --diff
+  rig playbook -i hosts.ini site.yml --junit report.xml --output json
+  rig vars -i inventories/staging --host staging-1.internal otel_sampling_percentage
+  rig render roles/app/templates/app.conf.j2 -i inventories/prod --host web-1
+  rig inventory -i inventories/prod --graph
+  rig completions bash > /etc/bash_completion.d/rig";
+
 /// rig runs Ansible inventories, playbooks and roles unchanged, over SSH, with no Python on
 /// the targets.
 #[derive(Debug, Parser)]
-#[command(name = "rig", version, about, long_about = None)]
+#[command(name = "rig", version = VERSION, about, long_about = None, after_help = EXAMPLES)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -21,13 +37,35 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run playbooks, as ansible-playbook does.
+    #[command(
+        after_help = "Examples:\n  rig playbook -i inventories/prod site.yml\n  rig playbook -i hosts.ini site.yml --limit web --tags deploy --check --diff\n  rig playbook -i hosts.ini site.yml -e version=1.2.3 --junit junit.xml"
+    )]
     Playbook(PlaybookArgs),
     /// Run site.yml on inventories/NAME (= rig playbook -i inventories/NAME site.yml).
+    #[command(
+        after_help = "Examples:\n  rig deploy --inventory staging\n  rig deploy --inventory prod --limit 'web-*' --check --diff"
+    )]
     Deploy(DeployArgs),
     /// Print a template exactly as the template module would write it for one host.
+    #[command(
+        after_help = "Examples:\n  rig render roles/app/templates/app.conf.j2 -i inventories/prod --host web-1\n  rig render motd.j2 -i hosts.ini --host db1 -e owner=ops"
+    )]
     Render(RenderArgs),
     /// Show the inventory, as ansible-inventory does.
+    #[command(
+        after_help = "Examples:\n  rig inventory -i inventories/prod --list\n  rig inventory -i inventories/prod --graph\n  rig inventory -i inventories/prod --host web-1"
+    )]
     Inventory(InventoryArgs),
+    /// Show a host's variables, their values and where each comes from (precedence level, file, line).
+    #[command(
+        after_help = "Examples:\n  rig vars -i inventories/staging --host staging-1.internal\n  rig vars -i inventories/staging --host staging-1.internal otel_sampling_percentage\n  rig vars -i inventories/prod --host web-1 --playbook site.yml --output json"
+    )]
+    Vars(VarsArgs),
+    /// Print a shell completion script (bash, zsh, fish, ...).
+    #[command(
+        after_help = "Examples:\n  rig completions bash > ~/.local/share/bash-completion/completions/rig\n  rig completions zsh > ~/.zfunc/_rig\n  rig completions fish > ~/.config/fish/completions/rig.fish"
+    )]
+    Completions(CompletionsArgs),
 }
 
 /// Options shared by `playbook` and `deploy`.
@@ -112,6 +150,16 @@ pub struct RunOptions {
     /// Verbose mode (-vvv for more).
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Output: `human` (as ansible-playbook) or `json` (one event per line; see README "JSON
+    /// events"). Also RIG_OUTPUT=json.
+    #[arg(long = "output", value_enum)]
+    pub output: Option<OutputFormat>,
+    /// Also write a JUnit XML report to FILE (a testsuite per play, a testcase per host and task).
+    #[arg(long = "junit", value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// No progress line on the terminal (it is shown only when stdout is a terminal).
+    #[arg(long = "no-progress")]
+    pub no_progress: bool,
 }
 
 #[derive(Debug, Args)]
@@ -166,4 +214,43 @@ pub struct InventoryArgs {
     pub host: Option<String>,
     /// Group to start the graph from.
     pub group: Option<String>,
+}
+
+/// How a command prints its result.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// For people.
+    #[default]
+    Human,
+    /// JSON, for programs.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct VarsArgs {
+    /// Inventory (may be repeated).
+    #[arg(short = 'i', long = "inventory")]
+    pub inventory: Vec<String>,
+    /// The host whose variables to show.
+    #[arg(long = "host")]
+    pub host: String,
+    /// Only this variable: its templated value and every definition, highest precedence first.
+    pub var: Option<String>,
+    /// Extra variables as key=value, YAML/JSON, or @file.
+    #[arg(short = 'e', long = "extra-vars")]
+    pub extra_vars: Vec<String>,
+    /// Also the playbook directory's group_vars/host_vars and the role defaults of the plays
+    /// that target the host.
+    #[arg(long = "playbook")]
+    pub playbook: Option<PathBuf>,
+    /// Output format.
+    #[arg(long = "output", value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }

@@ -3,8 +3,6 @@
 use super::{DeployArgs, PlaybookArgs, RunOptions as CliRunOptions};
 use crate::error::ExitCode;
 use crate::exec::{RunError, RunOptions};
-use crate::report::{HumanPrinter, JsonPrinter, Sink};
-use std::sync::Arc;
 
 fn options(
     inventories: Vec<String>,
@@ -56,23 +54,15 @@ fn options(
     }
 }
 
-/// The printer: the human one, or JSON lines on stdout with `RIG_OUTPUT=json`.
-fn sink(verbosity: u8) -> Arc<dyn Sink> {
-    if std::env::var("RIG_OUTPUT").is_ok_and(|v| v == "json") {
-        Arc::new(JsonPrinter::new(Box::new(std::io::stdout())))
-    } else {
-        Arc::new(HumanPrinter::stdio(verbosity))
-    }
-}
-
-fn execute(opts: RunOptions) -> Result<ExitCode, RunError> {
+fn execute(opts: RunOptions, o: &CliRunOptions) -> Result<ExitCode, RunError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| RunError::Fatal(format!("cannot start the async runtime: {e}")))?;
-    let sink = sink(opts.verbosity);
+    let sinks = super::output::Sinks::new(o, opts.verbosity);
+    let sink = sinks.sink.clone();
     // Ctrl-C stops the run where it is: exit 99 as ansible-playbook does.
-    rt.block_on(async move {
+    let result = rt.block_on(async move {
         tokio::select! {
             r = crate::exec::run(opts, sink) => r,
             _ = tokio::signal::ctrl_c() => {
@@ -80,7 +70,9 @@ fn execute(opts: RunOptions) -> Result<ExitCode, RunError> {
                 Ok(ExitCode::Interrupted)
             }
         }
-    })
+    });
+    sinks.finish();
+    result
 }
 
 /// ansible.cfg and `ANSIBLE_*`, plus the passwords the command line asks for.
@@ -100,18 +92,24 @@ pub fn run(args: PlaybookArgs) -> Result<ExitCode, RunError> {
     } else {
         default_inventory()
     };
-    execute(options(inventories, args.playbooks, &args.run, config))
+    execute(
+        options(inventories, args.playbooks, &args.run, config),
+        &args.run,
+    )
 }
 
 /// `rig deploy --inventory NAME` = `rig playbook -i inventories/NAME site.yml`.
 pub fn deploy(args: DeployArgs) -> Result<ExitCode, RunError> {
     let inv = format!("inventories/{}", args.inventory);
-    execute(options(
-        vec![inv],
-        vec!["site.yml".into()],
+    execute(
+        options(
+            vec![inv],
+            vec!["site.yml".into()],
+            &args.run,
+            config(&args.run)?,
+        ),
         &args.run,
-        config(&args.run)?,
-    ))
+    )
 }
 
 /// Without `-i`: `ANSIBLE_INVENTORY`, else `/etc/ansible/hosts` when it exists, else only the

@@ -7,12 +7,16 @@ mod diff;
 mod event;
 mod human;
 mod json;
+mod junit;
+mod progress;
 pub mod pyjson;
 
 pub use diff::render_diff;
 pub use event::{Event, HostStats, ResultKind, TaskInfo, TaskResult};
 pub use human::HumanPrinter;
 pub use json::JsonPrinter;
+pub use junit::JunitWriter;
+pub use progress::ProgressPrinter;
 
 /// Something that consumes engine events.
 pub trait Sink: Send + Sync {
