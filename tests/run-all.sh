@@ -19,6 +19,15 @@ if [ "$(id -u)" = 0 ]; then
     bash tests/lab/build-base.sh
 fi
 
+# Real Ansible, for the tests that compare rig with it live (facts, the lab's same-state checks).
+# The recorded corpora (templates, playbooks, inventories) need no Ansible.
+ANSIBLE_VENV=${ANSIBLE_VENV:-/var/tmp/ansible-venv}
+if [ ! -x "$ANSIBLE_VENV/bin/ansible-playbook" ]; then
+    echo "== ansible-core 2.19 in $ANSIBLE_VENV (for comparisons)"
+    python3 -m venv "$ANSIBLE_VENV"
+    "$ANSIBLE_VENV/bin/pip" install -q 'ansible-core<2.20' passlib
+fi
+
 echo "== fmt and clippy"
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings

@@ -53,14 +53,45 @@ impl ControllerFiles for TaskFiles {
             })
     }
 
-    fn render_template(&self, path: &Path, src_arg: &str, dest: &str) -> Result<String, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("could not read {}: {e}", path.display()))?;
-        // As Ansible: the template variables override the task's, except `ansible_managed`,
-        // which a user-set value keeps (merge_maps: the last map defining a key wins;
-        // include_ansible_managed='ansible_managed' not in vars).
-        let mut tvars = crate::template::template_module_vars(src_arg, path, Some(dest));
+    fn render_with(&self, path: &Path, task_args: &crate::modules::Args) -> Result<String, String> {
+        // The template module's arguments that shape rendering, and the variables Ansible's
+        // template action adds: they override the task's, except `ansible_managed`, which a
+        // user-set value keeps (include_ansible_managed='ansible_managed' not in task_vars).
+        let arg = |k: &str| task_args.get(k).filter(|v| !v.is_undefined() && !v.is_none());
+        let text_arg = |k: &str| arg(k).map(|v| v.as_str().map_or(v.to_string(), String::from));
+        let mut search_path = self.role_dirs.clone();
+        search_path.push(self.task_dir.clone());
+        search_path.push(self.playbook_dir.clone());
+        let mut opts = crate::template::TemplateOptions {
+            search_path,
+            ..Default::default()
+        };
+        if let Some(v) = arg("trim_blocks") {
+            opts.trim_blocks = v.is_true();
+        }
+        if let Some(v) = arg("lstrip_blocks") {
+            opts.lstrip_blocks = v.is_true();
+        }
+        if let Some(v) = text_arg("newline_sequence") {
+            opts.newline_sequence = v.replace("\\r", "\r").replace("\\n", "\n");
+        }
+        for (k, slot) in [
+            ("block_start_string", &mut opts.block_start_string),
+            ("block_end_string", &mut opts.block_end_string),
+            ("variable_start_string", &mut opts.variable_start_string),
+            ("variable_end_string", &mut opts.variable_end_string),
+            ("comment_start_string", &mut opts.comment_start_string),
+            ("comment_end_string", &mut opts.comment_end_string),
+        ] {
+            if let Some(v) = text_arg(k) {
+                *slot = v;
+            }
+        }
+        let src = text_arg("src").unwrap_or_else(|| path.display().to_string());
+        let dest = text_arg("dest");
+        let mut tvars = crate::template::template_module_vars(&src, path, dest.as_deref());
         let managed = tvars.shift_remove("ansible_managed");
+        // merge_maps: the last map that defines a key wins
         let managed: std::collections::BTreeMap<String, Value> = managed
             .map(|m| ("ansible_managed".to_string(), m))
             .into_iter()
@@ -72,7 +103,10 @@ impl ControllerFiles for TaskFiles {
             Value::from_object(tvars),
         ]);
         self.templar
-            .render_str(&path.display().to_string(), &text, &ctx)
-            .map_err(|e| e.message)
+            .render_template_file(path, &ctx, &opts)
+            .map_err(|e| match &e.location {
+                Some(l) => format!("{} (at {l})", e.message),
+                None => e.message.clone(),
+            })
     }
 }

@@ -31,6 +31,8 @@ pub struct PutRequest {
     pub remote_src: Option<String>,
     /// No diff (directory copies and remote_src, as Ansible).
     pub no_diff: bool,
+    /// `follow`: a symlinked dest is written through (else the link is replaced by a file).
+    pub follow: bool,
 }
 
 /// Probes, compares and writes one file. One round trip when nothing changes.
@@ -85,6 +87,17 @@ pub async fn put_content(
             parent_ok = true;
         }
     }
+    // The diff names the dest as given, even when writing through a link.
+    let header_dest = dest.clone();
+    // A symlinked dest: with `follow` the file it points to is written; without, the link is
+    // replaced by a new file (even with the same content), as Ansible does.
+    let is_link = facts.stat.kind == fileops::Kind::Link;
+    let replace_link = is_link && !req.follow;
+    if req.follow && is_link {
+        if let Some(real) = &facts.real_path {
+            dest = real.clone();
+        }
+    }
     let new_sha = sha1_hex(&req.content);
     let after_header = req.after_header.clone().unwrap_or_else(|| dest.clone());
     let mut data = IndexMap::new();
@@ -99,7 +112,11 @@ pub async fn put_content(
     // Diffs go with failures too, as Ansible's do.
     let content_diff = |facts: &FileFacts| {
         let before = facts.content.clone().unwrap_or_default();
-        let bh = if facts.exists() { dest.as_str() } else { "" };
+        let bh = if facts.exists() {
+            header_dest.as_str()
+        } else {
+            ""
+        };
         text_diff(bh, &after_header, &before, &req.content)
     };
     let fail = |message: String, mut data: IndexMap<String, Value>, facts: &FileFacts| {
@@ -124,7 +141,7 @@ pub async fn put_content(
     if facts.is_dir() {
         return Err(fileops::failed(format!("dest {dest} is a directory")));
     }
-    let content_changed = facts.sha1.as_deref() != Some(new_sha.as_str());
+    let content_changed = facts.sha1.as_deref() != Some(new_sha.as_str()) || replace_link;
     if exists && !req.force {
         data.insert("dest".into(), Value::from(dest));
         return Ok(ModuleResult {
@@ -133,6 +150,8 @@ pub async fn put_content(
         });
     }
     let current = facts.followed().clone();
+    // A replaced link does not pass its target's attributes on.
+    let exists = exists && !replace_link;
     let base_mode = if exists {
         current.mode
     } else {
@@ -252,9 +271,13 @@ impl Module for Copy {
             owner: Owner::from_args(&a),
             backup: a.bool(&["backup"], false)?,
             force: a.bool(&["force", "thirsty"], true)?,
+            follow: a.bool(&["follow"], false)?,
             validate: a.str(&["validate"]),
             ..Default::default()
         };
+        if content.is_some() && req.dest.ends_with('/') {
+            return Err(fileops::failed("can not use content with a dir as dest"));
+        }
         if let Some(c) = content {
             req.content = match c.as_str() {
                 Some(s) => s.as_bytes().to_vec(),

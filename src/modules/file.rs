@@ -170,11 +170,12 @@ pub fn plan(args: &FileArgs, probe: &Probe) -> Result<FilePlan, ModuleError> {
                     "for p in {}; do if [ ! -e \"$p\" ]; then mkdir \"$p\" || exit 1\n",
                     comps.join(" ")
                 );
+                // Owner before mode: chown clears setuid/setgid bits.
+                p.script.push_str(&args.owner.shell("\"$p\"", false));
                 if let Some(m) = mode {
                     p.script
                         .push_str(&format!("chmod {m:o} \"$p\" || exit 1\n"));
                 }
-                p.script.push_str(&args.owner.shell("\"$p\"", false));
                 p.script.push_str("fi; done\n");
                 p.created = true;
                 let fresh = Stat {
@@ -203,10 +204,10 @@ pub fn plan(args: &FileArgs, probe: &Probe) -> Result<FilePlan, ModuleError> {
                     Some(m) => Some(m.resolve(0o666 & !umask, false, umask)?),
                     None => None,
                 };
+                p.script.push_str(&args.owner.shell(&q, false));
                 if let Some(m) = mode {
                     p.script.push_str(&format!("chmod {m:o} {q} || exit 1\n"));
                 }
-                p.script.push_str(&args.owner.shell(&q, false));
                 p.created = true;
                 let fresh = Stat {
                     kind: Kind::File,

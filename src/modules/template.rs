@@ -36,7 +36,7 @@ impl Module for Template {
         };
         let rendered = ctx
             .files
-            .render_template(&path, &src, &dest)
+            .render_with(&path, args)
             .map_err(fileops::failed)?;
         let src_mode = {
             use std::os::unix::fs::PermissionsExt;
@@ -54,6 +54,7 @@ impl Module for Template {
             owner: Owner::from_args(&a),
             backup: a.bool(&["backup"], false)?,
             force: a.bool(&["force"], true)?,
+            follow: a.bool(&["follow"], false)?,
             validate: a.str(&["validate"]),
             ..Default::default()
         };
