@@ -57,7 +57,11 @@ impl ControllerFiles for TaskFiles {
         // The template module's arguments that shape rendering, and the variables Ansible's
         // template action adds: they override the task's, except `ansible_managed`, which a
         // user-set value keeps (include_ansible_managed='ansible_managed' not in task_vars).
-        let arg = |k: &str| task_args.get(k).filter(|v| !v.is_undefined() && !v.is_none());
+        let arg = |k: &str| {
+            task_args
+                .get(k)
+                .filter(|v| !v.is_undefined() && !v.is_none())
+        };
         let text_arg = |k: &str| arg(k).map(|v| v.as_str().map_or(v.to_string(), String::from));
         let mut search_path = self.role_dirs.clone();
         search_path.push(self.task_dir.clone());

@@ -114,11 +114,7 @@ impl Lab {
     }
 
     /// Runs `m` and returns the result with the round trips it took.
-    async fn run_counted(
-        &self,
-        m: &Arc<dyn Module>,
-        a: serde_json::Value,
-    ) -> (ModuleResult, u64) {
+    async fn run_counted(&self, m: &Arc<dyn Module>, a: serde_json::Value) -> (ModuleResult, u64) {
         let before = self.trips();
         let r = self.run(m, a, false, false).await.expect("module ran");
         (r, self.trips() - before)
@@ -160,7 +156,10 @@ fn failure(r: Result<ModuleResult, ModuleError>) -> String {
 /// The directory the lab's http server serves (the lab repo) and its URL as the hosts (and this
 /// controller) reach it.
 fn http_fixture(env: &LabEnv) -> (PathBuf, String) {
-    (crate::common::lab::repo_dir(), crate::common::lab::repo_url(env))
+    (
+        crate::common::lab::repo_dir(),
+        crate::common::lab::repo_url(env),
+    )
 }
 
 /// Writes the download fixtures under `dir/rigtest/`: a tarball (`payload.tar.gz`: `top/a.txt`,
@@ -1057,6 +1056,8 @@ async fn apt_repository_adds_file_updates_cache_and_reverts_on_failure(env: Arc<
         "rm -f {file} /etc/apt/sources.list.d/rig-bad.list"
     ))
     .await;
+    // what the host's sources.list.d holds before (the lab's own lab.list)
+    let sources_before = lab.sh("ls /etc/apt/sources.list.d/").await;
     let a = json!({"repo": repo});
     let r = lab.run(&ar, a.clone(), true, true).await.unwrap();
     assert!(r.changed);
@@ -1091,10 +1092,8 @@ async fn apt_repository_adds_file_updates_cache_and_reverts_on_failure(env: Arc<
         e.starts_with("Failed to update apt cache after 1 retries"),
         "{e}"
     );
-    assert_eq!(
-        lab.sh("ls /etc/apt/sources.list.d/").await.trim(),
-        "lab2.list"
-    );
+    assert_eq!(lab.sh("ls /etc/apt/sources.list.d/").await, sources_before);
+    assert!(sources_before.contains(".list"), "{sources_before}");
 }
 
 async fn pip_in_a_new_virtualenv(env: Arc<LabEnv>) {
