@@ -26,6 +26,10 @@ pub struct Config {
     pub become_user: Option<String>,
     pub become_ask_pass: Option<bool>,
     pub ssh_args: Option<String>,
+    /// `-K`: the become password typed at the prompt (ansible_become_password beats it).
+    pub become_password: Option<String>,
+    /// `-c`: the connection when no `ansible_connection` says otherwise.
+    pub connection: Option<String>,
     pub ssh_common_args: Option<String>,
     pub ssh_extra_args: Option<String>,
     pub gathering: Option<String>,

@@ -33,4 +33,4 @@ cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 
 echo "== tests"
-cargo test --all-targets 2>&1 | tee /tmp/rig-test.log
+cargo test --all-targets --no-fail-fast 2>&1 | tee /tmp/rig-test.log

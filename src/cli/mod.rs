@@ -4,6 +4,7 @@
 pub mod inventory;
 pub mod playbook;
 pub mod render;
+pub mod secrets;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -71,6 +72,43 @@ pub struct RunOptions {
     /// Run handlers even if a task fails.
     #[arg(long = "force-handlers")]
     pub force_handlers: bool,
+    /// Connect as this user (ansible_user beats it).
+    #[arg(short = 'u', long = "user")]
+    pub user: Option<String>,
+    /// Use this file to authenticate the connection (ansible_ssh_private_key_file beats it).
+    #[arg(long = "private-key", visible_alias = "key-file")]
+    pub private_key: Option<String>,
+    /// Connection type to use (ssh, local) when ansible_connection does not say.
+    #[arg(short = 'c', long = "connection")]
+    pub connection: Option<String>,
+    /// Override the connection timeout in seconds.
+    #[arg(short = 'T', long = "timeout")]
+    pub timeout: Option<u64>,
+    /// Run operations with become (does not imply password prompting).
+    #[arg(short = 'b', long = "become")]
+    pub become_: bool,
+    /// Run operations as this user (default root).
+    #[arg(long = "become-user")]
+    pub become_user: Option<String>,
+    /// Privilege escalation method to use (sudo, su).
+    #[arg(long = "become-method")]
+    pub become_method: Option<String>,
+    /// Ask for the privilege escalation password.
+    #[arg(short = 'K', long = "ask-become-pass")]
+    pub ask_become_pass: bool,
+    /// Vault password file (may be repeated); an executable file is run and its output used.
+    #[arg(long = "vault-password-file", visible_alias = "vault-pass-file")]
+    pub vault_password_files: Vec<String>,
+    /// Vault identity: LABEL@FILE, LABEL@prompt, or FILE (may be repeated).
+    #[arg(long = "vault-id")]
+    pub vault_ids: Vec<String>,
+    /// Ask for the vault password.
+    #[arg(
+        short = 'J',
+        long = "ask-vault-pass",
+        visible_alias = "ask-vault-password"
+    )]
+    pub ask_vault_pass: bool,
     /// Verbose mode (-vvv for more).
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,

@@ -10,8 +10,31 @@ fn options(
     inventories: Vec<String>,
     playbooks: Vec<std::path::PathBuf>,
     o: &CliRunOptions,
-    config: crate::config::Config,
+    mut config: crate::config::Config,
 ) -> RunOptions {
+    // Command-line connection options beat ansible.cfg and ANSIBLE_*, and lose to the
+    // inventory's connection variables, as in Ansible.
+    if o.user.is_some() {
+        config.remote_user = o.user.clone();
+    }
+    if o.private_key.is_some() {
+        config.private_key_file = o.private_key.clone();
+    }
+    if o.connection.is_some() {
+        config.connection = o.connection.clone();
+    }
+    if o.timeout.is_some() {
+        config.timeout = o.timeout;
+    }
+    if o.become_ {
+        config.become_ = Some(true);
+    }
+    if o.become_user.is_some() {
+        config.become_user = o.become_user.clone();
+    }
+    if o.become_method.is_some() {
+        config.become_method = o.become_method.clone();
+    }
     RunOptions {
         config,
         inventories,
@@ -60,13 +83,16 @@ fn execute(opts: RunOptions) -> Result<ExitCode, RunError> {
     })
 }
 
-fn config() -> Result<crate::config::Config, RunError> {
-    crate::config::Config::load().map_err(|e| RunError::Options(e.to_string()))
+/// ansible.cfg and `ANSIBLE_*`, plus the passwords the command line asks for.
+fn config(o: &CliRunOptions) -> Result<crate::config::Config, RunError> {
+    let mut config = crate::config::Config::load().map_err(|e| RunError::Options(e.to_string()))?;
+    crate::cli::secrets::setup(o, &mut config).map_err(|e| RunError::Options(e.to_string()))?;
+    Ok(config)
 }
 
 /// `rig playbook`.
 pub fn run(args: PlaybookArgs) -> Result<ExitCode, RunError> {
-    let config = config()?;
+    let config = config(&args.run)?;
     let inventories = if !args.inventory.is_empty() {
         args.inventory
     } else if !config.inventory.is_empty() {
@@ -84,7 +110,7 @@ pub fn deploy(args: DeployArgs) -> Result<ExitCode, RunError> {
         vec![inv],
         vec!["site.yml".into()],
         &args.run,
-        config()?,
+        config(&args.run)?,
     ))
 }
 

@@ -48,7 +48,7 @@ impl Connection for LocalConnection {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .map_err(|e| ConnectionError::Other {
-                message: format!("cannot start /bin/sh: {e}"),
+                message: format!("cannot start {}: {e}", argv[0]),
             })?;
         if let Some(mut stdin) = child.stdin.take() {
             let data = cmd.stdin.clone();

@@ -394,6 +394,7 @@ async fn execute_once(
     let become_ = if var_string(&ctx, "ansible_become")
         .map(|s| truthy(&Value::from(s)))
         .or_else(|| kw_bool(|k| k.become_.as_ref()))
+        .or(r.opts.config.become_)
         .unwrap_or(false)
     {
         let s = |get: fn(&crate::playbook::Keywords) -> Option<&Value>, var: &str, dflt: &str| {
@@ -406,13 +407,18 @@ async fn execute_once(
                 })
                 .unwrap_or_else(|| dflt.to_string())
         };
+        let cfg = &r.opts.config;
         Some(Become {
             method: s(
                 |k| k.become_method.as_ref(),
                 "ansible_become_method",
-                "sudo",
+                cfg.become_method.as_deref().unwrap_or("sudo"),
             ),
-            user: s(|k| k.become_user.as_ref(), "ansible_become_user", "root"),
+            user: s(
+                |k| k.become_user.as_ref(),
+                "ansible_become_user",
+                cfg.become_user.as_deref().unwrap_or("root"),
+            ),
             flags: s(|k| k.become_flags.as_ref(), "ansible_become_flags", ""),
         })
     } else {

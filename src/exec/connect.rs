@@ -19,7 +19,9 @@ pub(crate) async fn connection_for(
         return Ok(c);
     }
     let implicit_local = matches!(host, "localhost" | "127.0.0.1") && !r.inv.has_host(host);
+    let cfg = &r.opts.config;
     let kind = vars("ansible_connection")
+        .or_else(|| cfg.connection.clone())
         .unwrap_or_else(|| if implicit_local { "local" } else { "ssh" }.to_string());
     let conn: Arc<dyn Connection> = match kind.as_str() {
         "local" | "ansible.builtin.local" => Arc::new(LocalConnection::new()),
@@ -31,10 +33,19 @@ pub(crate) async fn connection_for(
             t.port = vars("ansible_port")
                 .or_else(|| vars("ansible_ssh_port"))
                 .and_then(|p| p.parse().ok());
-            t.user = vars("ansible_user").or_else(|| vars("ansible_ssh_user"));
+            t.user = vars("ansible_user")
+                .or_else(|| vars("ansible_ssh_user"))
+                .or_else(|| cfg.remote_user.clone());
             t.private_key_file = vars("ansible_ssh_private_key_file")
                 .or_else(|| vars("ansible_private_key_file"))
+                .or_else(|| cfg.private_key_file.clone())
                 .map(std::path::PathBuf::from);
+            if let Some(s) = cfg.timeout {
+                t.connect_timeout = std::time::Duration::from_secs(s);
+            }
+            if let Some(v) = cfg.host_key_checking {
+                t.host_key_checking = v;
+            }
             t.ssh_common_args = vars("ansible_ssh_common_args").unwrap_or_default();
             t.ssh_extra_args = vars("ansible_ssh_extra_args").unwrap_or_default();
             if let Some(s) = vars("ansible_ssh_timeout").and_then(|s| s.parse().ok()) {
@@ -54,8 +65,9 @@ pub(crate) async fn connection_for(
                     "0" | "false" | "no" | "off"
                 );
             }
-            t.become_password =
-                vars("ansible_become_password").or_else(|| vars("ansible_become_pass"));
+            t.become_password = vars("ansible_become_password")
+                .or_else(|| vars("ansible_become_pass"))
+                .or_else(|| cfg.become_password.clone());
             Arc::new(SshConnection::connect(t).await?)
         }
         other => {

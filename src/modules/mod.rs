@@ -68,10 +68,18 @@ pub trait ControllerFiles: Send + Sync {
     fn find(&self, kind: &str, name: &str) -> Option<std::path::PathBuf>;
     /// Renders a template file for the current host, byte for byte as the template module.
     fn render(&self, path: &std::path::Path) -> Result<String, String>;
-    /// Renders with the template task's own arguments (`newline_sequence`, `trim_blocks`,
-    /// `lstrip_blocks`, `*_start_string`/`*_end_string`, `output_encoding`); the template
-    /// module passes all of its arguments. The default ignores them.
-    fn render_with(&self, path: &std::path::Path, _task_args: &Args) -> Result<String, String> {
+    /// Renders for the `template` module: as [`Self::render`], plus the variables Ansible's
+    /// template action adds (`ansible_managed`, `template_path`, ...; see
+    /// [`crate::template::template_module_vars`]) and the task's own rendering arguments
+    /// (`newline_sequence`, `trim_blocks`, `lstrip_blocks`, `*_start_string`/`*_end_string`).
+    /// The default ignores both.
+    fn render_template(
+        &self,
+        path: &std::path::Path,
+        _src_arg: &str,
+        _dest: &str,
+        _task_args: &Args,
+    ) -> Result<String, String> {
         self.render(path)
     }
 }

@@ -36,7 +36,7 @@ impl Module for Template {
         };
         let rendered = ctx
             .files
-            .render_with(&path, args)
+            .render_template(&path, &src, &dest, args)
             .map_err(fileops::failed)?;
         let src_mode = {
             use std::os::unix::fs::PermissionsExt;

@@ -18,7 +18,7 @@ use crate::error::{ExitCode, HasExitCode, Location};
 /// A YAML file could not be read or parsed.
 #[derive(Debug, thiserror::Error)]
 pub enum YamlError {
-    #[error("{location}: {message}")]
+    #[error("{location}: {message}{}", excerpt(location, source_line.as_deref()))]
     Syntax {
         location: Location,
         message: String,
@@ -34,6 +34,22 @@ pub enum YamlError {
         path: String,
         source: std::io::Error,
     },
+}
+
+/// The offending source line with a caret under the column, as a multi-line suffix.
+fn excerpt(location: &Location, line: Option<&str>) -> String {
+    let Some(line) = line else {
+        return String::new();
+    };
+    let number = location.line.to_string();
+    let pad = " ".repeat(number.len());
+    let col = location.col.max(1) as usize - 1;
+    let caret_pad: String = line
+        .chars()
+        .take(col)
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    format!("\n{pad} |\n{number} | {line}\n{pad} | {caret_pad}^ here")
 }
 
 impl HasExitCode for YamlError {

@@ -26,8 +26,12 @@ use std::time::{Duration, Instant};
 pub type TestFn = fn(Arc<Lab>) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// `lab_tests![a, b]` -> the `(name, TestFn)` list for async fns `a(lab: Arc<Lab>)`, `b(...)`.
+/// `lab_tests!["m": a, b]` names them `m::a`, `m::b` (so the filter `m` selects the module).
 #[macro_export]
 macro_rules! lab_tests {
+    ($prefix:literal: $($name:ident),* $(,)?) => {
+        vec![$((concat!($prefix, "::", stringify!($name)), (|lab| Box::pin($name(lab))) as $crate::TestFn)),*]
+    };
     ($($name:ident),* $(,)?) => {
         vec![$((stringify!($name), (|lab| Box::pin($name(lab))) as $crate::TestFn)),*]
     };
