@@ -1,7 +1,7 @@
 //! Every test that needs lab hosts (real Debian 12 with systemd and sshd, see tests/lab/README.md),
 //! in one test binary because the lab is one per machine.
 //!
-//! `harness = false`: `main` boots the lab once (h1..h4), runs the tests one after the other
+//! `harness = false`: `main` boots the lab once (h1..h8, see `HOSTS`), runs the tests one after the other
 //! (each in its own task, so a panic fails that test only), prints a libtest-like summary and
 //! tears the lab down in every case (guard drop, also on SIGINT/SIGTERM). Needs root; without it
 //! the tests fail when `CI=true` and are skipped with a reason otherwise.
