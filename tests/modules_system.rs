@@ -1,7 +1,18 @@
 //! System modules against real lab hosts (Debian 12, systemd, sshd, the lab's apt repo with
-//! `lab-hello` 1.0 and 1.1). Skipped with a printed reason when `RIG_LAB_SSH_CONFIG` is unset.
-//! Each module: first run changed and the host is in the asked state; second run ok and
-//! nothing moved; check mode predicts the change and changes nothing; diff where Ansible has one.
+//! `lab-hello` 1.0 and 1.1). Each module: first run changed and the host is in the asked state;
+//! second run ok and nothing moved (and it costs one probe round trip); check mode predicts the
+//! change and changes nothing; diff where Ansible has one; Ansible's failure messages.
+//!
+//! Environment (each test prints why it skips when something is missing):
+//! - `RIG_LAB_SSH_CONFIG`: an ssh_config naming the lab hosts (tests/lab writes one);
+//! - `RIG_LAB_HOSTS`: host names, space-separated (default `h1`; two hosts spread the load);
+//! - `RIG_LAB_REPO_DIR` / `RIG_LAB_REPO_URL`: a directory the lab's http server serves (the
+//!   apt repo dir) and its URL as both the hosts and this controller reach it (e.g.
+//!   `http://10.231.0.1:8080`); fixtures are written under `rigtest/` there;
+//! - cron needs `cron` installable from the lab repo (or already present), else it skips.
+//!
+//! Targets are changed (packages, users, units, /tmp files, a hidden curl for a moment): run
+//! these only against disposable lab hosts, never against the machine running the tests.
 
 mod common_system;
 
@@ -21,6 +32,12 @@ async fn apt_then_systemd_and_service() {
     };
     assert_eq!(version().await.trim_start_matches("un "), "");
 
+    // update_cache alone (check mode does not update, as in Ansible: a fresh host needs this)
+    let r = lab
+        .run(&apt, json!({"update_cache": true}), false, false)
+        .await
+        .unwrap();
+    assert!(r.data.contains_key("cache_update_time"), "{r:?}");
     // check mode: predicts the install (with the apt-get summary as diff), installs nothing
     let r = lab
         .run(
@@ -49,19 +66,22 @@ async fn apt_then_systemd_and_service() {
     assert!(r.changed, "{r:?}");
     assert!(r.data.contains_key("cache_update_time"));
     assert_eq!(version().await, "ii 1.0");
-    let r = lab
-        .run(
-            &apt,
-            json!({"name": "lab-hello", "cache_valid_time": 3600}),
-            false,
-            false,
-        )
-        .await
-        .unwrap();
+    let (r, trips) = lab
+        .run_counted(&apt, json!({"name": "lab-hello", "cache_valid_time": 3600}))
+        .await;
     assert!(!r.changed, "{r:?}");
+    assert_eq!(trips, 1, "a no-op apt run is one probe");
     assert!(!r.data["cache_updated"].is_true());
     assert_eq!(version().await, "ii 1.0");
 
+    // upgrade=dist in check mode: sees lab-hello 1.1, changes nothing
+    let r = lab
+        .run(&apt, json!({"upgrade": "dist"}), true, true)
+        .await
+        .unwrap();
+    assert!(r.changed, "{r:?}");
+    assert!(field(&r, "stdout").contains("Inst lab-hello"), "{r:?}");
+    assert_eq!(version().await, "ii 1.0");
     // latest: check mode predicts, the run upgrades, the rerun is ok
     let r = lab
         .run(
@@ -96,6 +116,17 @@ async fn apt_then_systemd_and_service() {
         .unwrap();
     assert!(!r.changed);
 
+    // nothing left to upgrade: upgrade=dist and name='*' state=latest are ok
+    let r = lab
+        .run(&apt, json!({"upgrade": "dist"}), false, false)
+        .await
+        .unwrap();
+    assert!(!r.changed, "{r:?}");
+    let r = lab
+        .run(&apt, json!({"name": "*", "state": "latest"}), false, false)
+        .await
+        .unwrap();
+    assert!(!r.changed, "{r:?}");
     // unknown package: Ansible's message, also in check mode
     for check in [false, true] {
         let e = failure(
@@ -143,8 +174,9 @@ async fn apt_then_systemd_and_service() {
     assert_eq!(state().await, "active enabled");
     let p1 = pid().await;
     assert_ne!(p1, "0");
-    let r = lab.run(&sd, a.clone(), false, false).await.unwrap();
+    let (r, trips) = lab.run_counted(&sd, a.clone()).await;
     assert!(!r.changed);
+    assert_eq!(trips, 1, "a no-op systemd run is one probe");
     assert_eq!(
         r.data["status"].get_attr("MainPID").unwrap().to_string(),
         p1
@@ -288,6 +320,18 @@ async fn apt_then_systemd_and_service() {
         .await
         .unwrap();
     assert!(!r.changed);
+    // deb: a local .deb (the lab repo is mounted at /srv/lab-repo), then the same version again
+    let deb = json!({"deb": "/srv/lab-repo/lab-hello_1.0_all.deb"});
+    let r = lab.run(&apt, deb.clone(), true, false).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(version().await.trim_start_matches("un "), "");
+    let r = lab.run(&apt, deb.clone(), false, false).await.unwrap();
+    assert!(r.changed, "{r:?}");
+    assert_eq!(version().await, "ii 1.0");
+    let r = lab.run(&apt, deb, false, false).await.unwrap();
+    assert!(!r.changed, "{r:?}");
+    lab.sh("DEBIAN_FRONTEND=noninteractive apt-get purge -y -q lab-hello >/dev/null 2>&1")
+        .await;
 }
 
 #[tokio::test]
@@ -310,8 +354,9 @@ async fn user_and_group() {
         lab.sh("getent group rigtestg").await.trim(),
         "rigtestg:x:23451:"
     );
-    let r = lab.run(&group, a.clone(), false, false).await.unwrap();
+    let (r, trips) = lab.run_counted(&group, a.clone()).await;
     assert!(!r.changed);
+    assert_eq!(trips, 1, "a no-op group run is one probe");
 
     let hash = "$6$rigsalt$Q9Wq0cTj4o7lH3s1z8aUqfHn3xWf6yQ2eK0mG8wqg3o0o8rQyqz6z4m8XlWm4tH3m1b3y5f5bQ3s0vT2cYk4x.";
     let a = json!({"name": "rigtest", "groups": ["rigtestg", "sudo"], "shell": "/bin/bash",
@@ -339,8 +384,9 @@ async fn user_and_group() {
         hash
     );
     assert_eq!(lab.sh("stat -c %U /home/rigtest").await.trim(), "rigtest");
-    let r = lab.run(&user, a.clone(), false, false).await.unwrap();
+    let (r, trips) = lab.run_counted(&user, a.clone()).await;
     assert!(!r.changed, "{r:?}");
+    assert_eq!(trips, 1, "a no-op user run is one probe");
     // groups without append replaces; with append adds only
     let r = lab
         .run(
@@ -579,6 +625,69 @@ async fn get_url_downloads_verifies_and_keeps_dest_on_mismatch() {
         .unwrap();
     assert_eq!(field(&r, "msg"), "HTTP Error 304: Not Modified");
     assert_eq!(field(&r, "mode"), "0640");
+    // no curl on the target: downloaded on the controller (cached by checksum), pushed,
+    // verified on the target before the rename
+    lab.sh("mv /usr/bin/curl /usr/bin/curl.rig-hidden").await;
+    if lab.sh("command -v wget").await.trim().is_empty() {
+        eprintln!("get_url: no wget on {}, wget path not exercised", lab.host);
+    } else {
+        let wd = "/tmp/rig-gu/wget.tgz";
+        let a = json!({"url": url, "dest": wd, "checksum": format!("sha256:{base}/rigtest/SHA256SUMS"), "mode": "0600"});
+        let w1 = lab.run(&gu, a.clone(), false, false).await;
+        let w2 = lab.run(&gu, a.clone(), false, false).await;
+        let w3 = lab
+            .run(
+                &gu,
+                json!({"url": url, "dest": wd, "checksum": format!("sha256:{wrong}")}),
+                false,
+                false,
+            )
+            .await;
+        let w4 = lab
+            .run(
+                &gu,
+                json!({"url": format!("{base}/rigtest/nope"), "dest": "/tmp/rig-gu/x"}),
+                false,
+                false,
+            )
+            .await;
+        let content = lab.sh(&format!("sha256sum < {wd}; stat -c %a {wd}")).await;
+        lab.sh(&format!("rm -f {wd}")).await;
+        let w1 = w1.unwrap();
+        assert!(w1.changed, "{w1:?}");
+        assert!(
+            content.starts_with(&hex) && content.ends_with("\n600\n"),
+            "{content}"
+        );
+        assert_eq!(field(&w2.unwrap(), "msg"), "file already exists");
+        assert!(failure(w3).contains(&format!("did not match {wrong}; it was {hex}.")));
+        assert_eq!(failure(w4), "Request failed");
+    }
+    lab.sh("[ -e /usr/bin/wget ] && mv /usr/bin/wget /usr/bin/wget.rig-hidden; true")
+        .await;
+    let fb = "/tmp/rig-gu/fallback.tgz";
+    let a =
+        json!({"url": url, "dest": fb, "checksum": format!("sha256:{base}/rigtest/SHA256SUMS")});
+    let r1 = lab.run(&gu, a.clone(), false, false).await;
+    let r2 = lab.run(&gu, a.clone(), false, false).await;
+    let bad = lab.run(&gu, json!({"url": url, "dest": "/tmp/rig-gu/bad.tgz", "checksum": format!("sha256:{wrong}")}), false, false).await;
+    lab.sh("mv /usr/bin/curl.rig-hidden /usr/bin/curl; [ -e /usr/bin/wget.rig-hidden ] && mv /usr/bin/wget.rig-hidden /usr/bin/wget; true").await;
+    let r1 = r1.unwrap();
+    assert!(r1.changed, "{r1:?}");
+    assert_eq!(field(&r1, "status_code"), "200");
+    assert!(lab.sh(&format!("sha256sum < {fb}")).await.starts_with(&hex));
+    let r2 = r2.unwrap();
+    assert!(!r2.changed);
+    assert_eq!(field(&r2, "msg"), "file already exists");
+    let e = failure(bad);
+    assert!(
+        e.contains(&format!("did not match {wrong}; it was {hex}.")),
+        "{e}"
+    );
+    assert_eq!(
+        lab.sh("ls -A /tmp/rig-gu | xargs").await.trim(),
+        "dir fallback.tgz payload.tar.gz"
+    );
 }
 
 #[tokio::test]
@@ -603,6 +712,13 @@ async fn unarchive_extracts_once_and_refuses_corrupt_archives() {
     let r = lab.run(&ua, a.clone(), false, false).await.unwrap();
     assert!(r.changed, "{r:?}");
     assert_eq!(field(&r, "handler"), "TgzArchive");
+    assert_eq!(
+        r.data["extract_results"]
+            .get_attr("rc")
+            .unwrap()
+            .to_string(),
+        "0"
+    );
     assert!(field(&r, "files").contains("top/sub/b.txt"), "{r:?}");
     let snap = || async {
         lab.sh("cd /tmp/rig-ua && find . -printf '%p %s %T@ %m\\n' | sort; cat top/a.txt")
@@ -703,15 +819,30 @@ async fn apt_repository_adds_file_updates_cache_and_reverts_on_failure() {
     let Some(lab) = lab("apt_repository", 1) else {
         return;
     };
-    let ar = module("apt_repository");
-    lab.sh("rm -f /etc/apt/sources.list.d/labgw_8082.list /etc/apt/sources.list.d/rig-bad.list")
-        .await;
-    let Ok(url) = std::env::var("RIG_LAB_REPO_URL") else {
-        eprintln!("skipping apt_repository: RIG_LAB_REPO_URL is not set");
+    let Some((dir, url)) = common_system::http_fixture("apt_repository") else {
         return;
     };
-    let repo = format!("deb [trusted=yes] {url}/ ./");
-    let file = "/etc/apt/sources.list.d/labgw_8082.list";
+    common_system::write_fixtures(&dir);
+    let ar = module("apt_repository");
+    // an (empty) flat repository under the lab's http server
+    let repo = format!("deb [trusted=yes] {url}/rigtest/ ./");
+    let stem: String = url
+        .split("://")
+        .nth(1)
+        .unwrap_or("")
+        .chars()
+        .chain("/rigtest/".chars())
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { ' ' })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join("_");
+    let file = format!("/etc/apt/sources.list.d/{stem}.list");
+    let file = file.as_str();
+    lab.sh(&format!(
+        "rm -f {file} /etc/apt/sources.list.d/rig-bad.list"
+    ))
+    .await;
     let a = json!({"repo": repo});
     let r = lab.run(&ar, a.clone(), true, true).await.unwrap();
     assert!(r.changed);
@@ -829,4 +960,345 @@ async fn pip_in_a_new_virtualenv() {
         e.contains("No matching distribution found for no-such-dist-x"),
         "{e}"
     );
+}
+
+#[tokio::test]
+async fn wait_for_files_and_ports() {
+    let Some(lab) = lab("wait_for", 0) else {
+        return;
+    };
+    let Some((_, base)) = common_system::http_fixture("wait_for") else {
+        return;
+    };
+    let wf = module("wait_for");
+    lab.sh("rm -f /tmp/rig-wf; setsid sh -c 'sleep 2; echo \"port=8082 up\" > /tmp/rig-wf' >/dev/null 2>&1 < /dev/null &").await;
+    let r = lab
+        .run(&wf, json!({"path": "/tmp/rig-wf", "search_regex": "port=(?P<port>\\d+) (\\w+)", "timeout": 30}), false, false)
+        .await
+        .unwrap();
+    assert!(!r.changed);
+    assert_eq!(
+        r.data["match_groupdict"]
+            .get_attr("port")
+            .unwrap()
+            .to_string(),
+        "8082"
+    );
+    assert_eq!(field(&r, "match_groups"), "['8082', 'up']");
+    assert_eq!(field(&r, "state"), "file");
+    assert!(field(&r, "elapsed").parse::<i64>().unwrap() >= 1, "{r:?}");
+    let gw = base
+        .split("://")
+        .nth(1)
+        .unwrap_or("")
+        .split('/')
+        .next()
+        .unwrap_or("");
+    let (h, p) = gw.split_once(':').unwrap_or((gw, "80"));
+    let r = lab
+        .run(
+            &wf,
+            json!({"host": h, "port": p.parse::<i64>().unwrap(), "timeout": 10}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(field(&r, "state"), "started");
+    let r = lab
+        .run(
+            &wf,
+            json!({"port": 9, "state": "stopped", "timeout": 10}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(!r.changed);
+    let e = failure(
+        lab.run(&wf, json!({"port": 9, "timeout": 2}), false, false)
+            .await,
+    );
+    assert_eq!(e, "Timeout when waiting for 127.0.0.1:9");
+    let e = failure(
+        lab.run(
+            &wf,
+            json!({"path": "/tmp/rig-wf", "state": "absent", "timeout": 2, "msg": "still there"}),
+            false,
+            false,
+        )
+        .await,
+    );
+    assert_eq!(e, "still there");
+}
+
+#[tokio::test]
+async fn uri_requests_from_the_target() {
+    let Some(lab) = lab("uri", 0) else { return };
+    let Some((dir, base)) = common_system::http_fixture("uri") else {
+        return;
+    };
+    let hex = common_system::write_fixtures(&dir);
+    let uri = module("uri");
+    let r = lab
+        .run(
+            &uri,
+            json!({"url": format!("{base}/rigtest/payload.tar.gz.sha256"), "return_content": true}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(!r.changed);
+    assert_eq!(field(&r, "status"), "200");
+    assert_eq!(field(&r, "content"), format!("{hex}\n"));
+    assert_eq!(field(&r, "msg"), "OK (65 bytes)");
+    let r = lab
+        .run(
+            &uri,
+            json!({"url": format!("{base}/rigtest/data.json")}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.data["json"].get_attr("name").unwrap().to_string(), "rig");
+    assert_eq!(field(&r, "content_type"), "application/json");
+    let e = failure(
+        lab.run(
+            &uri,
+            json!({"url": format!("{base}/rigtest/nope")}),
+            false,
+            false,
+        )
+        .await,
+    );
+    assert_eq!(
+        e,
+        "Status code was 404 and not [200]: HTTP Error 404: File not found"
+    );
+    let r = lab
+        .run(
+            &uri,
+            json!({"url": format!("{base}/rigtest/nope"), "status_code": [200, 404]}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(field(&r, "status"), "404");
+    lab.sh("rm -f /tmp/rig-uri.json").await;
+    let r = lab
+        .run(
+            &uri,
+            json!({"url": format!("{base}/rigtest/data.json"), "dest": "/tmp/rig-uri.json"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(
+        lab.sh("cat /tmp/rig-uri.json").await,
+        "{\"name\": \"rig\", \"n\": [1, 2]}\n"
+    );
+    // a POST with a JSON body: python's http.server answers 501, which the task accepts here
+    let r = lab.run(&uri, json!({"url": format!("{base}/"), "method": "POST", "body_format": "json", "body": {"a": 1}, "status_code": 501}), false, false).await.unwrap();
+    assert_eq!(field(&r, "status"), "501");
+}
+
+#[tokio::test]
+async fn hostname_with_hostnamectl() {
+    let Some(lab) = lab("hostname", 1) else {
+        return;
+    };
+    let hn = module("hostname");
+    let orig = lab
+        .sh("hostnamectl --static status")
+        .await
+        .trim()
+        .to_string();
+    let names = || async {
+        lab.sh("echo $(hostnamectl --static status) $(hostnamectl --transient status)")
+            .await
+            .trim()
+            .to_string()
+    };
+    let r = lab
+        .run(&hn, json!({"name": "rig-host.example"}), true, true)
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(r.diffs[0].before, format!("hostname = {orig}\n"));
+    assert_eq!(r.diffs[0].after, "hostname = rig-host.example\n");
+    assert_eq!(names().await, format!("{orig} {orig}"));
+    let r1 = lab
+        .run(&hn, json!({"name": "rig-host.example"}), false, false)
+        .await;
+    let after = names().await;
+    let before2 = lab.trips();
+    let r2 = lab
+        .run(&hn, json!({"name": "rig-host.example"}), false, false)
+        .await;
+    let trips2 = lab.trips() - before2;
+    let back = lab.run(&hn, json!({"name": orig}), false, false).await;
+    assert!(r1.unwrap().changed);
+    assert_eq!(after, "rig-host.example rig-host.example");
+    let r2 = r2.unwrap();
+    assert!(!r2.changed);
+    assert_eq!(trips2, 1, "a no-op hostname run is one probe");
+    assert_eq!(
+        r2.data["ansible_facts"]
+            .get_attr("ansible_hostname")
+            .unwrap()
+            .to_string(),
+        "rig-host"
+    );
+    assert!(back.unwrap().changed);
+    assert_eq!(names().await, format!("{orig} {orig}"));
+}
+
+#[tokio::test]
+async fn cron_jobs_in_user_crontab_and_cron_file() {
+    let Some(lab) = lab("cron", 0) else { return };
+    if lab.sh("for i in 1 2 3 4 5; do command -v crontab && break; apt-get -o DPkg::Lock::Timeout=60 update -q >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=60 install -y -q --no-install-recommends cron >/dev/null 2>&1 || sleep 3; done; command -v crontab").await.trim().is_empty() {
+        eprintln!("skipping cron: no crontab on the host and no cron package in the lab repo");
+        return;
+    }
+    let cron = module("cron");
+    lab.sh("crontab -r 2>/dev/null; rm -f /etc/cron.d/rig-test; true")
+        .await;
+    let a = json!({"name": "backup", "minute": "5", "hour": "2", "job": "/usr/local/bin/backup"});
+    let r = lab.run(&cron, a.clone(), true, true).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(
+        r.diffs[0].after,
+        "#Ansible: backup\n5 2 * * * /usr/local/bin/backup\n"
+    );
+    assert_eq!(lab.sh("crontab -l 2>/dev/null").await, "");
+    let r = lab.run(&cron, a.clone(), false, false).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(field(&r, "jobs"), "['backup']");
+    assert!(
+        lab.sh("crontab -l")
+            .await
+            .ends_with("#Ansible: backup\n5 2 * * * /usr/local/bin/backup\n")
+    );
+    let r = lab.run(&cron, a.clone(), false, false).await.unwrap();
+    assert!(!r.changed, "{r:?}");
+    // an env var goes first; changing the time updates the job in place
+    let r = lab
+        .run(
+            &cron,
+            json!({"name": "MAILTO", "env": true, "job": "ops@example.org"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    let r = lab
+        .run(
+            &cron,
+            json!({"name": "backup", "minute": "7", "hour": "2", "job": "/usr/local/bin/backup"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    let tab = lab.sh("crontab -l | grep -v '^# '").await;
+    assert_eq!(
+        tab,
+        "MAILTO=\"ops@example.org\"\n#Ansible: backup\n7 2 * * * /usr/local/bin/backup\n"
+    );
+    let r = lab
+        .run(
+            &cron,
+            json!({"name": "backup", "state": "absent"}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(
+        lab.sh("crontab -l | grep -v '^# '").await,
+        "MAILTO=\"ops@example.org\"\n"
+    );
+    // cron_file: needs user, written with the user column, removed when emptied
+    let e = failure(
+        lab.run(
+            &cron,
+            json!({"name": "x", "cron_file": "rig-test", "job": "true"}),
+            false,
+            false,
+        )
+        .await,
+    );
+    assert_eq!(
+        e,
+        "To use cron_file=... parameter you must specify user=... as well"
+    );
+    let f = json!({"name": "daily", "cron_file": "rig-test", "user": "root", "special_time": "daily", "job": "/bin/true"});
+    let r = lab.run(&cron, f.clone(), false, false).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(
+        lab.sh("stat -c %a /etc/cron.d/rig-test; cat /etc/cron.d/rig-test")
+            .await,
+        "644\n#Ansible: daily\n@daily root /bin/true\n"
+    );
+    let r = lab.run(&cron, f, false, false).await.unwrap();
+    assert!(!r.changed);
+    let g = json!({"name": "daily", "cron_file": "rig-test", "state": "absent"});
+    let r = lab.run(&cron, g.clone(), false, true).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(r.diffs[0].after_header, "/dev/null");
+    assert_eq!(lab.sh("ls /etc/cron.d/rig-test 2>/dev/null").await, "");
+    lab.sh("crontab -r").await;
+}
+
+#[tokio::test]
+async fn sysctl_file_and_live_value() {
+    let Some(lab) = lab("sysctl", 1) else { return };
+    let sc = module("sysctl");
+    let f = "/etc/sysctl.d/99-rig-test.conf";
+    lab.sh(&format!(
+        "printf '# rig\\nvm.swappiness = 10\\nnet.x=1\\nnet.x=2\\n' > {f}"
+    ))
+    .await;
+    let a = json!({"name": "vm.swappiness", "value": "20", "sysctl_file": f, "reload": false});
+    let r = lab.run(&sc, a.clone(), true, false).await.unwrap();
+    assert!(r.changed);
+    assert!(
+        lab.sh(&format!("cat {f}"))
+            .await
+            .contains("vm.swappiness = 10")
+    );
+    let r = lab.run(&sc, a.clone(), false, false).await.unwrap();
+    assert!(r.changed);
+    assert_eq!(
+        lab.sh(&format!("cat {f}")).await,
+        "# rig\nvm.swappiness=20\nnet.x=1\n"
+    );
+    let (r, trips) = lab.run_counted(&sc, a.clone()).await;
+    assert!(!r.changed);
+    assert_eq!(trips, 1);
+    let r = lab
+        .run(
+            &sc,
+            json!({"name": "vm.swappiness", "state": "absent", "sysctl_file": f, "reload": false}),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(lab.sh(&format!("cat {f}")).await, "# rig\nnet.x=1\n");
+    // the lab's /proc/sys is read-only: setting the live value fails with sysctl's reason
+    let live = lab.sh("sysctl -n vm.swappiness").await.trim().to_string();
+    let other = if live == "33" { "34" } else { "33" };
+    let e = failure(lab.run(&sc, json!({"name": "vm.swappiness", "value": other, "sysctl_file": f, "sysctl_set": true, "reload": false}), false, false).await);
+    assert!(e.starts_with("setting vm.swappiness failed: "), "{e}");
+    lab.sh(&format!("rm -f {f}")).await;
 }

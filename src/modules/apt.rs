@@ -535,11 +535,7 @@ impl Module for Apt {
                     .into(),
             ));
         }
-        if upgrade.as_deref().is_some_and(|u| u != "no") {
-            return Err(ModuleError::Args(
-                "apt: upgrade= is not supported by rig yet".into(),
-            ));
-        }
+        let upgrade = upgrade.filter(|u| u != "no");
         let lock_timeout = a.int("lock_timeout", 60)?;
         let raw_dpkg_options = a.str_or("dpkg_options", "force-confdef,force-confold")?;
         let o = Opts {
@@ -570,14 +566,21 @@ impl Module for Apt {
             ),
             raw_dpkg_options,
         };
+        let all_installed = o.packages.iter().any(|p| p == "*");
+        let mut o = o;
+        o.packages.retain(|p| p != "*");
+        let mut upgrade = upgrade;
+        if all_installed && o.state == "latest" {
+            if !o.packages.is_empty() {
+                return Err(fail(
+                    "unable to install additional packages when upgrading all installed packages",
+                ));
+            }
+            upgrade = Some("yes".into());
+        }
         for p in &o.packages {
             if p.matches('=').count() > 1 {
                 return Err(fail(format!("invalid package spec: {p}")));
-            }
-            if p == "*" {
-                return Err(ModuleError::Args(
-                    "apt: name='*' (upgrade all) is not supported by rig yet".into(),
-                ));
             }
         }
         let want_update = update_cache == Some(true) || cache_valid_time != 0;
@@ -637,6 +640,9 @@ impl Module for Apt {
                 d.insert("cache_update_time".into(), Value::from(cache_time));
                 return Ok(result(cache_updated, d));
             }
+        }
+        if let Some(mode) = &upgrade {
+            return dist_upgrade(ctx, &o, mode).await;
         }
         if let Some(deb) = &o.deb {
             return self.install_deb(deb, &o, ctx).await;
@@ -724,6 +730,68 @@ fn apt_fields(out: &crate::connection::Output, diff: bool) -> IndexMap<String, V
         d.insert("diff".into(), ser(serde_json::json!({})));
     }
     d
+}
+
+/// Ansible's `upgrade()` with apt-get (what it uses when aptitude is absent, as on a minimal
+/// Debian): `dist`/`full` → dist-upgrade, `yes`/`safe` → upgrade --with-new-pkgs.
+async fn dist_upgrade(
+    ctx: &ModuleContext<'_>,
+    o: &Opts,
+    mode: &str,
+) -> Result<ModuleResult, ModuleError> {
+    let auto = if o.autoremove { "--auto-remove" } else { "" };
+    let command = if mode == "dist" || mode == "full" {
+        format!("dist-upgrade {auto}")
+    } else {
+        format!("upgrade --with-new-pkgs {auto}")
+    };
+    let mut cmd = format!(
+        "{APT_GET} -y {} {} {} {} {} {} {command}",
+        o.dpkg_options,
+        if o.force { "--force-yes" } else { "" },
+        if o.fail_on_autoremove {
+            "--no-remove"
+        } else {
+            ""
+        },
+        if o.allow_unauthenticated {
+            "--allow-unauthenticated"
+        } else {
+            ""
+        },
+        if o.allow_downgrade {
+            "--allow-downgrades"
+        } else {
+            ""
+        },
+        if ctx.check_mode { "--simulate" } else { "" },
+    );
+    if let Some(r) = &o.default_release {
+        cmd.push_str(&format!(" -t '{r}'"));
+    }
+    let out = sh(ctx, &format!("{APT_ENV}{cmd}")).await?;
+    let so = out.stdout_str();
+    let mut d = IndexMap::new();
+    d.insert("msg".into(), Value::from(so.clone()));
+    d.insert("stdout".into(), Value::from(so.clone()));
+    if out.rc != 0 {
+        d.insert("rc".into(), Value::from(out.rc));
+        return Err(fail_with(
+            format!("'apt-get {command}' failed: {}", out.stderr_str()),
+            d,
+        ));
+    }
+    d.insert("stderr".into(), Value::from(out.stderr_str()));
+    if so.contains("\n0 upgraded, 0 newly installed, 0 to remove") {
+        return Ok(result(false, d));
+    }
+    let diff = if ctx.diff_mode {
+        ser(serde_json::json!({ "prepared": parse_diff(&so) }))
+    } else {
+        ser(serde_json::json!({}))
+    };
+    d.insert("diff".into(), diff);
+    Ok(result(true, d))
 }
 
 async fn cleanup(ctx: &ModuleContext<'_>, o: &Opts, op: &str) -> Result<ModuleResult, ModuleError> {
@@ -836,7 +904,7 @@ impl Apt {
         let mut fetch = String::new();
         for (i, d) in deb.split(',').enumerate() {
             let path = if d.contains("://") {
-                let tmp = format!("/tmp/.rig-apt-deb-$$-{i}.deb");
+                let tmp = format!("\"$rt/deb-{i}.deb\"");
                 fetch.push_str(&format!(
                     "curl -fsSL -o {tmp} {u} 2>/dev/null || wget -q -O {tmp} {u} || {{ echo 'Failed to download {d}' >&2; exit 92; }}\n",
                     u = q(d)
@@ -849,6 +917,7 @@ impl Apt {
         }
         // Per .deb: skip it when the same version is installed already.
         let mut s = String::from(APT_ENV);
+        s.push_str("rt=$(mktemp -d) || exit 93; trap 'rm -rf \"$rt\"' EXIT\n");
         s.push_str(&fetch);
         s.push_str("todo=''\n");
         for p in &to_install {

@@ -139,7 +139,7 @@ fn is_url(s: &str) -> bool {
 }
 
 /// A curl config line (`key = "value"`), safe for any value.
-fn curl_cfg(key: &str, value: &str) -> String {
+pub(crate) fn curl_cfg(key: &str, value: &str) -> String {
     let v = value
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
@@ -182,7 +182,41 @@ impl Req {
         c.push_str("location\nsilent\nshow-error\n");
         c
     }
+
+    /// The same request as a wgetrc (read from stdin with `--config=/dev/stdin`); line breaks
+    /// cannot be expressed there and are dropped.
+    fn wgetrc(&self) -> String {
+        let clean = |v: &str| v.replace(['\r', '\n'], " ");
+        let mut c = String::new();
+        for (k, v) in &self.headers {
+            c.push_str(&format!("header = {}: {}\n", clean(k), clean(v)));
+        }
+        if let Some(u) = &self.user {
+            c.push_str(&format!("user = {}\n", clean(u)));
+            c.push_str(&format!(
+                "password = {}\n",
+                clean(self.password.as_deref().unwrap_or(""))
+            ));
+        }
+        c.push_str(&format!("user_agent = {}\n", clean(&self.agent)));
+        c.push_str(&format!("timeout = {}\n", self.timeout.max(1)));
+        if !self.validate_certs {
+            c.push_str("check_certificate = off\n");
+        }
+        c
+    }
 }
+
+/// curl's config then wget's wgetrc, split on the target by [`CFG_PRELUDE`].
+fn tool_cfg(req: &Req, url: &str) -> String {
+    format!("{}#@@WGETRC\n{}", req.config(url), req.wgetrc())
+}
+
+/// Reads the request configs from stdin into private files `$cfg.c` (curl) and `$cfg.w`
+/// (wget).
+const CFG_PRELUDE: &str = "oldmask=$(umask); umask 077; cfg=$(mktemp) || exit 98; cat > \"$cfg\"\n\
+    sed '/^#@@WGETRC$/,$d' \"$cfg\" > \"$cfg.c\"; sed '1,/^#@@WGETRC$/d' \"$cfg\" > \"$cfg.w\"; umask $oldmask\n\
+    trap 'rm -f \"$cfg\" \"$cfg.c\" \"$cfg.w\"' EXIT\n";
 
 async fn run_stdin(
     ctx: &ModuleContext<'_>,
@@ -283,7 +317,7 @@ impl Module for GetUrl {
         let qd = q(&dest);
         let mut probe = format!(
             "dest={qd}\n\
-             if command -v curl >/dev/null; then echo '@@TOOL\tcurl'; else echo '@@TOOL\tnone'; fi\n\
+             if command -v curl >/dev/null; then echo '@@TOOL\tcurl'; elif command -v wget >/dev/null; then echo '@@TOOL\twget'; else echo '@@TOOL\tnone'; fi\n\
              if [ -d \"$dest\" ]; then echo @@DIR; elif [ -e \"$dest\" ]; then echo @@EXISTS\n\
                printf '@@SHA1\\t%s\\n' \"$(sha1sum < \"$dest\" | cut -c1-40)\"\n"
         );
@@ -296,10 +330,15 @@ impl Module for GetUrl {
         let ck_url = is_url(&checksum).then(|| checksum.clone());
         let mut stdin = String::new();
         if let Some(cu) = &ck_url {
-            stdin = req.config(cu);
+            // curl reads a config, wget a wgetrc: the probe only knows which tool exists on the
+            // target, so each reads its own part (wgetrc ignores curl's lines as errors: give
+            // wget its own stream below).
+            stdin = tool_cfg(&req, cu);
             probe.push_str(
-                "command -v curl >/dev/null && { ck=$(curl -K - 2>&1) && printf '%s\\n' \"$ck\" | sed 's/^/@@CK\\t/' || { printf '%s\\n' \"$ck\" >&2; exit 96; }; }\n",
+                "if command -v curl >/dev/null; then ck=$(curl -K \"$cfg.c\" 2>&1) && printf '%s\\n' \"$ck\" | sed 's/^/@@CK\\t/' || { printf '%s\\n' \"$ck\" >&2; exit 96; }\n\
+                 elif command -v wget >/dev/null; then ck=$(wget -q -O - --config=\"$cfg.w\" \"$ckurl\" 2>&1) && printf '%s\\n' \"$ck\" | sed 's/^/@@CK\\t/' || { printf '%s\\n' \"$ck\" >&2; exit 96; }; fi\n",
             );
+            probe = format!("ckurl={}\n{CFG_PRELUDE}{probe}", q(cu));
         }
         probe.push_str("exit 0\n");
         let out = run_stdin(ctx, probe, stdin).await?;
@@ -310,11 +349,16 @@ impl Module for GetUrl {
                 data,
             ));
         }
-        if line_val(&so, "@@TOOL") != Some("curl") {
-            return Err(fail_with(
-                "get_url: curl is needed on the target (wget and the controller-side download are not implemented yet)",
-                data,
-            ));
+        let tool = line_val(&so, "@@TOOL").unwrap_or("none").to_string();
+        let on_controller = tool == "none";
+        let mut so = so;
+        if on_controller && let Some(cu) = &ck_url {
+            let text = controller::fetch_text(&req, cu)
+                .await
+                .map_err(|e| fail_with(format!("Request failed: {e}"), data.clone()))?;
+            for l in text.lines() {
+                so.push_str(&format!("@@CK\t{l}\n"));
+            }
         }
         let dest_is_dir = so.lines().any(|l| l == "@@DIR");
         let dest_exists = so.lines().any(|l| l == "@@EXISTS");
@@ -372,6 +416,50 @@ impl Module for GetUrl {
             }
         }
 
+        // Without curl on the target: download on the controller (cached by checksum), push
+        // the bytes next to the destination; the target still verifies before replacing.
+        let mut fetched = None;
+        let mut pushed = None;
+        if on_controller {
+            let key = (!checksum.is_empty()).then(|| (algorithm.clone(), checksum.clone()));
+            let f = controller::fetch(&req, &url, ctx.check_mode, key)
+                .await
+                .map_err(|e| {
+                    let mut d = data.clone();
+                    d.insert("status_code".into(), Value::from(-1));
+                    fail_with(format!("Request failed: {e}"), d)
+                })?;
+            if !ctx.check_mode && f.code == 200 {
+                let dir = match (&tmp_dest, dest_is_dir) {
+                    (Some(t), _) => t.clone(),
+                    (None, true) => dest.clone(),
+                    (None, false) => match dest.rsplit_once('/') {
+                        Some(("", _)) => "/".to_string(),
+                        Some((d, _)) => d.to_string(),
+                        None => ".".to_string(),
+                    },
+                };
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(0);
+                let path = format!("{}/.rig-get_url.{nanos}.push", dir.trim_end_matches('/'));
+                let bytes = std::fs::read(&f.path)
+                    .map_err(|e| fail(format!("cannot read {}: {e}", f.path.display())))?;
+                ctx.conn
+                    .put(&bytes, &path, 0o600, ctx.become_.as_ref())
+                    .await
+                    .map_err(|_| {
+                        fail_with(format!("Destination {dir} does not exist"), data.clone())
+                    })?;
+                pushed = Some(path);
+            }
+            if f.temporary {
+                let _ = std::fs::remove_file(&f.path);
+            }
+            fetched = Some(f);
+        }
+
         // Round trip 2: download (or HEAD in check mode), verify, replace.
         let tmpdir = match &tmp_dest {
             Some(t) => q(t),
@@ -379,8 +467,10 @@ impl Module for GetUrl {
             None => "\"$(dirname \"$dest\")\"".to_string(),
         };
         let mut s = format!(
-            "dest={qd}; start=$(date +%s)\n\
-             tmpdir={tmpdir}\n"
+            "dest={qd}; start=$(date +%s); pushed={}\n\
+             trap 'rm -f \"$pushed\" \"$cfg\" \"$cfg.c\" \"$cfg.w\"' EXIT\n\
+             tmpdir={tmpdir}\n",
+            q(pushed.as_deref().unwrap_or("/nonexistent/.rig-none"))
         );
         if tmp_dest.is_some() {
             s.push_str("[ -e \"$tmpdir\" ] && [ ! -d \"$tmpdir\" ] && { printf '%s is a file but should be a directory.' \"$tmpdir\" >&2; exit 98; }\n\
@@ -390,27 +480,64 @@ impl Module for GetUrl {
         }
         s.push_str(
             "tmp=$(mktemp \"$tmpdir/.rig-get_url.XXXXXXXX\") || { printf 'failed to create temporary content file in %s' \"$tmpdir\" >&2; exit 98; }\n\
-             trap 'rm -f \"$tmp\" \"$tmp.h\"' EXIT; printf '@@TMP\\t%s\\n' \"$tmp\"\n",
+             trap 'rm -f \"$tmp\" \"$tmp.h\" \"$pushed\" \"$cfg\" \"$cfg.c\" \"$cfg.w\"' EXIT; printf '@@TMP\\t%s\\n' \"$tmp\"\n",
         );
         let ims = if if_modified_since {
             " -z \"$dest\""
         } else {
             ""
         };
-        if ctx.check_mode {
+        if let Some(f) = &fetched {
+            // Downloaded on the controller: the bytes were pushed next to the destination.
+            if let Some(p) = &pushed {
+                s.push_str(&format!("mv -f {} \"$tmp\" || exit 98\n", q(p)));
+            } else {
+                s.push_str(": > \"$tmp\"\n");
+            }
+            let wline = format!(
+                "{}\t{}\t{}\t{}",
+                f.code,
+                f.len.map(|l| l.to_string()).unwrap_or_default(),
+                f.disposition,
+                f.final_url
+            );
             s.push_str(&format!(
-                "w=$(curl -K - -I{ims} -o /dev/null -D \"$tmp.h\" -w '%{{http_code}}\\t%header{{content-length}}\\t%header{{content-disposition}}\\t%{{url_effective}}') || exit 96\n\
+                "w={}; printf 'HTTP/1.1 %s\\n' {} > \"$tmp.h\"\n",
+                q(&wline),
+                q(&format!("{} {}", f.code, f.reason))
+            ));
+        } else if tool == "wget" {
+            let spider = if ctx.check_mode {
+                "--spider"
+            } else {
+                "-O \"$tmp\""
+            };
+            s.push_str(&format!(
+                "wget --config=\"$cfg.w\" -S {spider} {u} 2>\"$tmp.h\"\n\
+                 code=$(grep -a '^ *HTTP/' \"$tmp.h\" | tail -n 1 | awk '{{print $2}}')\n\
+                 [ -n \"$code\" ] || {{ grep -v '^ ' \"$tmp.h\" | tail -n 3 >&2; exit 96; }}\n\
+                 len=$(grep -ai '^ *content-length:' \"$tmp.h\" | tail -n 1 | sed 's/^[^:]*: *//' | tr -d '\\r')\n\
+                 cdp=$(grep -ai '^ *content-disposition:' \"$tmp.h\" | tail -n 1 | sed 's/^[^:]*: *//' | tr -d '\\r')\n\
+                 w=$(printf '%s\\t%s\\t%s\\t%s' \"$code\" \"$len\" \"$cdp\" {u})\n",
+                u = q(&url)
+            ));
+            if ctx.check_mode {
+                s.push_str(": > \"$tmp\"\n");
+            }
+        } else if ctx.check_mode {
+            s.push_str(&format!(
+                "w=$(curl -K \"$cfg.c\" -I{ims} -o /dev/null -D \"$tmp.h\" -w '%{{http_code}}\\t%header{{content-length}}\\t%header{{content-disposition}}\\t%{{url_effective}}') || exit 96\n\
                  : > \"$tmp\"\n"
             ));
         } else {
             s.push_str(&format!(
-                "w=$(curl -K -{ims} -o \"$tmp\" -D \"$tmp.h\" -w '%{{http_code}}\\t%header{{content-length}}\\t%header{{content-disposition}}\\t%{{url_effective}}') || exit 96\n"
+                "w=$(curl -K \"$cfg.c\"{ims} -o \"$tmp\" -D \"$tmp.h\" -w '%{{http_code}}\\t%header{{content-length}}\\t%header{{content-disposition}}\\t%{{url_effective}}') || exit 96\n"
             ));
         }
         s.push_str(&format!(
             "printf '@@W\\t%s\\n' \"$w\"; printf '@@ELAPSED\\t%s\\n' $(( $(date +%s) - start ))\n\
              code=$(printf '%s' \"$w\" | cut -f1)\n\
-             printf '@@REASON\\t%s\\n' \"$(grep -a '^HTTP/' \"$tmp.h\" | tail -n 1 | tr -d '\\r' | cut -d' ' -f3-)\"\n\
+             printf '@@REASON\\t%s\\n' \"$(grep -a '^ *HTTP/' \"$tmp.h\" | tail -n 1 | tr -d '\\r' | sed 's/^ *//' | cut -d' ' -f3-)\"\n\
              [ \"$code\" = 304 ] && {{ {stat} exit 0; }}\n",
             stat = stat_script("dest")
         ));
@@ -462,7 +589,7 @@ impl Module for GetUrl {
             s.push_str("printf '@@MD5\\t%s\\n' \"$(md5sum < \"$dest\" | cut -c1-32)\"\n");
             s.push_str(&stat_script("dest"));
         }
-        let out = run_stdin(ctx, s, req.config(&url)).await?;
+        let out = run_stdin(ctx, format!("{CFG_PRELUDE}{s}"), tool_cfg(&req, &url)).await?;
         let so = out.stdout_str();
         let se = out.stderr_str();
         let w: Vec<&str> = line_val(&so, "@@W").unwrap_or("").split('\t').collect();
@@ -557,6 +684,186 @@ impl Module for GetUrl {
         data.insert("status_code".into(), Value::from(code));
         add_path_info(&mut data, &so);
         Ok(result(changed, data))
+    }
+}
+
+/// The controller-side download (reqwest + rustls/ring), for targets without curl.
+mod controller {
+    use super::Req;
+    use std::collections::HashMap;
+    use std::io::Write;
+    use std::path::PathBuf;
+    use std::sync::{Arc, Mutex, OnceLock};
+
+    /// What a download produced.
+    pub struct Fetched {
+        pub path: PathBuf,
+        /// Delete `path` after pushing (not a cache entry).
+        pub temporary: bool,
+        pub code: u16,
+        pub reason: String,
+        pub len: Option<u64>,
+        pub disposition: String,
+        pub final_url: String,
+    }
+
+    /// `$RIG_CACHE_DIR`, else `$XDG_CACHE_HOME/rig`, else `~/.cache/rig`; `get_url/` inside.
+    fn cache_dir() -> PathBuf {
+        let base = std::env::var_os("RIG_CACHE_DIR")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|x| PathBuf::from(x).join("rig")))
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/rig")))
+            .unwrap_or_else(|| std::env::temp_dir().join("rig-cache"));
+        base.join("get_url")
+    }
+
+    /// One lock per cache key, so N hosts asking for the same file download it once.
+    fn lock_for(key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        static LOCKS: OnceLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> =
+            OnceLock::new();
+        let m = LOCKS.get_or_init(Default::default);
+        let mut g = match m.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        g.entry(key.to_string()).or_default().clone()
+    }
+
+    fn client(req: &Req) -> Result<reqwest::Client, String> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut headers = reqwest::header::HeaderMap::new();
+        for (k, v) in &req.headers {
+            let name =
+                reqwest::header::HeaderName::from_bytes(k.as_bytes()).map_err(|e| e.to_string())?;
+            let value = reqwest::header::HeaderValue::from_str(v).map_err(|e| e.to_string())?;
+            headers.insert(name, value);
+        }
+        reqwest::Client::builder()
+            .user_agent(req.agent.clone())
+            .default_headers(headers)
+            .timeout(std::time::Duration::from_secs(req.timeout.max(1) as u64))
+            .tls_danger_accept_invalid_certs(!req.validate_certs)
+            .build()
+            .map_err(|e| e.to_string())
+    }
+
+    fn request(c: &reqwest::Client, req: &Req, url: &str, head: bool) -> reqwest::RequestBuilder {
+        let b = if head { c.head(url) } else { c.get(url) };
+        match &req.user {
+            Some(u) => b.basic_auth(u, req.password.as_deref()),
+            None => b,
+        }
+    }
+
+    /// A small text (a checksum file).
+    pub async fn fetch_text(req: &Req, url: &str) -> Result<String, String> {
+        let c = client(req)?;
+        let r = request(&c, req, url, false)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !r.status().is_success() {
+            return Err(format!("HTTP Error {}", r.status()));
+        }
+        r.text().await.map_err(|e| e.to_string())
+    }
+
+    fn digest(algorithm: &str, path: &std::path::Path) -> Option<String> {
+        use sha2::Digest;
+        let data = std::fs::read(path).ok()?;
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        Some(match algorithm {
+            "sha1" => hex(&<sha1::Sha1 as sha1::Digest>::digest(&data)),
+            "sha224" => hex(&sha2::Sha224::digest(&data)),
+            "sha256" => hex(&sha2::Sha256::digest(&data)),
+            "sha384" => hex(&sha2::Sha384::digest(&data)),
+            "sha512" => hex(&sha2::Sha512::digest(&data)),
+            _ => return None,
+        })
+    }
+
+    /// Downloads `url` (streamed to disk). With `key` = (algorithm, digest) the file is kept in
+    /// the cache and reused by later hosts; content that does not match is not cached (the
+    /// target's verification then reports the mismatch).
+    pub async fn fetch(
+        req: &Req,
+        url: &str,
+        head: bool,
+        key: Option<(String, String)>,
+    ) -> Result<Fetched, String> {
+        let dir = cache_dir();
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let cache_name = key
+            .as_ref()
+            .filter(|(a, _)| a != "md5")
+            .map(|(a, d)| format!("{a}-{d}"));
+        let lock = lock_for(cache_name.as_deref().unwrap_or(url));
+        let _guard = lock.lock().await;
+        if let Some(n) = &cache_name {
+            let p = dir.join(n);
+            if p.is_file() {
+                let len = std::fs::metadata(&p).map(|m| m.len()).ok();
+                return Ok(Fetched {
+                    path: p,
+                    temporary: false,
+                    code: 200,
+                    reason: "OK".into(),
+                    len,
+                    disposition: String::new(),
+                    final_url: url.to_string(),
+                });
+            }
+        }
+        let c = client(req)?;
+        let mut r = request(&c, req, url, head)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let code = r.status().as_u16();
+        let reason = r.status().canonical_reason().unwrap_or("").to_string();
+        let hdr = |n: &str| {
+            r.headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string()
+        };
+        let len = hdr("content-length").parse::<u64>().ok();
+        let disposition = hdr("content-disposition");
+        let final_url = r.url().to_string();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let tmp = dir.join(format!(".partial.{}.{nanos}", std::process::id()));
+        let mut f = std::fs::File::create(&tmp)
+            .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+        if !head && code == 200 {
+            while let Some(chunk) = r.chunk().await.map_err(|e| e.to_string())? {
+                f.write_all(&chunk).map_err(|e| e.to_string())?;
+            }
+        }
+        drop(f);
+        let mut out = Fetched {
+            path: tmp.clone(),
+            temporary: true,
+            code,
+            reason,
+            len,
+            disposition,
+            final_url,
+        };
+        if let (Some(n), Some((a, d)), false, 200) = (&cache_name, &key, head, code)
+            && digest(a, &tmp).as_deref() == Some(d.as_str())
+        {
+            let p = dir.join(n);
+            if std::fs::rename(&tmp, &p).is_ok() {
+                out.path = p;
+                out.temporary = false;
+            }
+        }
+        Ok(out)
     }
 }
 

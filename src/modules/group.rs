@@ -161,7 +161,8 @@ impl Module for Group {
             return Ok(result(true, data));
         }
         let script = format!(
-            "{} 2>/tmp/.rig-group-err.$$ ; rc=$?; err=$(cat /tmp/.rig-group-err.$$); rm -f /tmp/.rig-group-err.$$\n\
+            "rt=$(mktemp -d) || exit 97; trap 'rm -rf \"$rt\"' EXIT\n\
+             {} 2>\"$rt/err\" ; rc=$?; err=$(cat \"$rt/err\")\n\
              printf '@@RC\\t%s\\n' $rc; printf '%s' \"$err\" >&2\n\
              getent group {qn}; exit 0",
             cmd.iter().map(|c| q(c)).collect::<Vec<_>>().join(" ")

@@ -109,11 +109,16 @@ pub use registry::lookup;
 // System modules (packages, services, users, downloads, archives).
 pub mod apt;
 pub mod apt_repository;
+pub mod cron;
 pub mod get_url;
 pub mod group;
+pub mod hostname;
 pub mod pip;
 pub mod service;
+pub mod sysctl;
 pub mod system;
 pub mod systemd;
 pub mod unarchive;
+pub mod uri;
 pub mod user;
+pub mod wait_for;

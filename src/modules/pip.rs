@@ -219,9 +219,9 @@ fn sections(out: &str) -> IndexMap<String, String> {
 
 fn section_cmd(name: &str, cmd: &str) -> String {
     format!(
-        "{cmd} >/tmp/.rig-pip-o.$$ 2>/tmp/.rig-pip-e.$$; rc=$?\n\
-         echo '@@SEC {name}.out'; sed 's/^/|/' /tmp/.rig-pip-o.$$; echo '@@SEC {name}.err'; sed 's/^/|/' /tmp/.rig-pip-e.$$\n\
-         echo '@@SEC {name}.rc'; echo \"|$rc\"; rm -f /tmp/.rig-pip-o.$$ /tmp/.rig-pip-e.$$\n"
+        "{cmd} >\"$rt/o\" 2>\"$rt/e\"; rc=$?\n\
+         echo '@@SEC {name}.out'; sed 's/^/|/' \"$rt/o\"; echo '@@SEC {name}.err'; sed 's/^/|/' \"$rt/e\"\n\
+         echo '@@SEC {name}.rc'; echo \"|$rc\"; rm -f \"$rt/o\" \"$rt/e\"\n"
     )
 }
 
@@ -347,7 +347,7 @@ impl Module for Pip {
         } else if let Some(r) = &requirements {
             cmd_words.extend(["-r".into(), r.clone()]);
         }
-        let mut s = String::new();
+        let mut s = String::from("rt=$(mktemp -d) || exit 91; trap 'rm -rf \"$rt\"' EXIT\n");
         if let Some(u) = &umask {
             s.push_str(&format!("umask {}\n", q(u)));
         }

@@ -26,6 +26,11 @@ pub fn register_system_modules() -> Vec<Arc<dyn Module>> {
         Arc::new(super::get_url::GetUrl),
         Arc::new(super::unarchive::Unarchive),
         Arc::new(super::pip::Pip),
+        Arc::new(super::wait_for::WaitFor),
+        Arc::new(super::uri::Uri),
+        Arc::new(super::hostname::Hostname),
+        Arc::new(super::cron::Cron),
+        Arc::new(super::sysctl::Sysctl),
     ]
 }
 
@@ -269,12 +274,6 @@ pub fn result(changed: bool, data: IndexMap<String, Value>) -> ModuleResult {
         data,
         ..Default::default()
     }
-}
-
-/// Splits probe output into `(tag, rest)` pairs for lines shaped `TAG\tREST`.
-pub fn tagged(out: &str) -> impl Iterator<Item = (&str, &str)> {
-    out.lines()
-        .filter_map(|l| l.split_once('\t').or(Some((l, ""))))
 }
 
 #[cfg(test)]

@@ -323,18 +323,21 @@ impl Module for Unarchive {
                 "Failed to find handler for \"{remote}\". Make sure the required command to extract the file is installed.\nCommand \"tar\" detected as tar type None. GNU tar required."
             )));
         }
-        s.push_str(&format!("cd {} || exit 1\n", q(&abs_dest)));
+        s.push_str(&format!(
+            "rt=$(mktemp -d) || exit 1; trap 'rm -rf \"$rt\"' EXIT\ncd {} || exit 1\n",
+            q(&abs_dest)
+        ));
         for (name, flag) in HANDLERS {
             let list = shell_words(&t.argv("list", flag, &abs_dest, &remote, false));
             let diff = shell_words(&t.argv("diff", flag, &abs_dest, &remote, true));
             s.push_str(&format!(
-                "if l=$({list} 2>/tmp/.rig-ua-err.$$) && [ -n \"$l\" ]; then\n\
+                "if l=$({list} 2>\"$rt/err\") && [ -n \"$l\" ]; then\n\
                    echo '@@HANDLER\t{name}'; printf '%s\\n' \"$l\" | sed 's/^/@@F\\t/'\n\
-                   d=$({diff} 2>/tmp/.rig-ua-err.$$); printf '%s\\n' \"$d\" | sed 's/^/@@DO\\t/'; sed 's/^/@@DE\\t/' /tmp/.rig-ua-err.$$; rm -f /tmp/.rig-ua-err.$$; exit 0\n\
-                 else sed 's/^/@@WHY\\t{name}\\t/' /tmp/.rig-ua-err.$$; echo '@@WHYEND\t{name}'; fi\n"
+                   d=$({diff} 2>\"$rt/err\"); printf '%s\\n' \"$d\" | sed 's/^/@@DO\\t/'; sed 's/^/@@DE\\t/' \"$rt/err\"; rm -f \"$rt/err\"; exit 0\n\
+                 else sed 's/^/@@WHY\\t{name}\\t/' \"$rt/err\"; echo '@@WHYEND\t{name}'; fi\n"
             ));
         }
-        s.push_str("rm -f /tmp/.rig-ua-err.$$; exit 0\n");
+        s.push_str("rm -f \"$rt/err\"; exit 0\n");
         let out = sh(ctx, &s).await?;
         let so = out.stdout_str();
         let Some(handler) = so.lines().find_map(|l| l.strip_prefix("@@HANDLER\t")) else {
@@ -381,11 +384,14 @@ impl Module for Unarchive {
         data.insert("src".into(), Value::from(remote.clone()));
 
         // Round trip 4: extract when needed, then owner/group/mode on every member.
-        let mut s = format!("cd {} || exit 1\n", q(&abs_dest));
+        let mut s = format!(
+            "rt=$(mktemp -d) || exit 1; trap 'rm -rf \"$rt\"' EXIT\ncd {} || exit 1\n",
+            q(&abs_dest)
+        );
         let extract = t.argv("extract", flag, &abs_dest, &remote, true);
         if !unarchived {
             s.push_str(&format!(
-                "o=$({} 2>/tmp/.rig-ua-err.$$); rc=$?; printf '@@XRC\\t%s\\n' $rc; printf '%s\\n' \"$o\" | sed 's/^/@@XO\\t/'; sed 's/^/@@XE\\t/' /tmp/.rig-ua-err.$$; rm -f /tmp/.rig-ua-err.$$\n\
+                "o=$({} 2>\"$rt/err\"); rc=$?; printf '@@XRC\\t%s\\n' $rc; printf '%s\\n' \"$o\" | sed 's/^/@@XO\\t/'; sed 's/^/@@XE\\t/' \"$rt/err\"; rm -f \"$rt/err\"\n\
                  [ $rc = 0 ] || {{ {cleanup}; exit 0; }}\n",
                 shell_words(&extract)
             ));
@@ -419,7 +425,7 @@ impl Module for Unarchive {
                 Value::from(tagged_block(&so, "@@XO").trim_end_matches('\n').to_string()),
             );
             x.insert("err".to_string(), Value::from(tagged_block(&so, "@@XE")));
-            data.insert("extract_results".into(), Value::from_iter(x));
+            data.insert("extract_results".into(), super::system::ser(&x));
             if rc != 0 {
                 return Err(fail_with(
                     format!("failed to unpack {remote} to {dest}"),

@@ -458,11 +458,17 @@ impl Module for User {
             fill_info(&mut data, cur.as_ref(), &w);
             return Ok(result(changed, data));
         }
+        if cmd.is_none() && (home_exists || !w.create_home) {
+            // Nothing to run: the probe already has everything to report.
+            fill_info(&mut data, cur.as_ref(), &w);
+            return Ok(result(false, data));
+        }
         let mut script = String::new();
         if let Some(cmd) = &cmd {
             script.push_str(&format!(
-                "{} >/tmp/.rig-user-out.$$ 2>/tmp/.rig-user-err.$$; rc=$?\n\
-                 cat /tmp/.rig-user-out.$$; cat /tmp/.rig-user-err.$$ >&2; rm -f /tmp/.rig-user-out.$$ /tmp/.rig-user-err.$$\n\
+                "rt=$(mktemp -d) || exit 97; trap 'rm -rf \"$rt\"' EXIT\n\
+                 {} >\"$rt/o\" 2>\"$rt/e\"; rc=$?\n\
+                 cat \"$rt/o\"; cat \"$rt/e\" >&2\n\
                  [ $rc = 0 ] || exit $rc\n",
                 join_cmd(cmd)
             ));

@@ -83,6 +83,23 @@ impl Lab {
         m.run(&args(a), &ctx).await
     }
 
+    /// Round trips made so far on this host's connection.
+    pub fn trips(&self) -> u64 {
+        use rig::connection::Connection;
+        self.conn.round_trips()
+    }
+
+    /// Runs `m` and returns the result with the round trips it took.
+    pub async fn run_counted(
+        &self,
+        m: &Arc<dyn Module>,
+        a: serde_json::Value,
+    ) -> (ModuleResult, u64) {
+        let before = self.trips();
+        let r = self.run(m, a, false, false).await.expect("module ran");
+        (r, self.trips() - before)
+    }
+
     /// Runs a shell command on the host (for setup and for checking the outcome).
     pub async fn sh(&self, script: &str) -> String {
         use rig::connection::{Command, Connection};
@@ -135,6 +152,12 @@ pub fn http_fixture(test: &str) -> Option<(PathBuf, String)> {
 /// `top/sub/b.txt`), a corrupt one, and checksum files in the formats get_url reads.
 /// Returns the tarball's sha256.
 pub fn write_fixtures(dir: &Path) -> String {
+    // Tests run in parallel: write the files once per test process.
+    static ONCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ONCE.get_or_init(|| write_fixtures_now(dir)).clone()
+}
+
+fn write_fixtures_now(dir: &Path) -> String {
     use sha2::Digest;
     let d = dir.join("rigtest");
     let src = d.join("src");
@@ -174,6 +197,9 @@ pub fn write_fixtures(dir: &Path) -> String {
     corrupt.truncate(bytes.len() / 2);
     corrupt.extend_from_slice(b"garbage");
     std::fs::write(d.join("corrupt.tar.gz"), corrupt).unwrap();
+    // an empty flat apt repository (for apt_repository)
+    std::fs::write(d.join("Packages"), "").unwrap();
+    std::fs::write(d.join("data.json"), "{\"name\": \"rig\", \"n\": [1, 2]}\n").unwrap();
     hex
 }
 
