@@ -10,8 +10,10 @@ fn options(
     inventories: Vec<String>,
     playbooks: Vec<std::path::PathBuf>,
     o: &CliRunOptions,
+    config: crate::config::Config,
 ) -> RunOptions {
     RunOptions {
+        config,
         inventories,
         playbooks,
         limit: o.limit.clone(),
@@ -46,23 +48,44 @@ fn execute(opts: RunOptions) -> Result<ExitCode, RunError> {
         .build()
         .map_err(|e| RunError::Fatal(format!("cannot start the async runtime: {e}")))?;
     let sink = sink(opts.verbosity);
-    rt.block_on(crate::exec::run(opts, sink))
+    // Ctrl-C stops the run where it is: exit 99 as ansible-playbook does.
+    rt.block_on(async move {
+        tokio::select! {
+            r = crate::exec::run(opts, sink) => r,
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("[ERROR]: User interrupted execution");
+                Ok(ExitCode::Interrupted)
+            }
+        }
+    })
+}
+
+fn config() -> Result<crate::config::Config, RunError> {
+    crate::config::Config::load().map_err(|e| RunError::Options(e.to_string()))
 }
 
 /// `rig playbook`.
 pub fn run(args: PlaybookArgs) -> Result<ExitCode, RunError> {
-    let inventories = if args.inventory.is_empty() {
-        default_inventory()
-    } else {
+    let config = config()?;
+    let inventories = if !args.inventory.is_empty() {
         args.inventory
+    } else if !config.inventory.is_empty() {
+        config.inventory.clone()
+    } else {
+        default_inventory()
     };
-    execute(options(inventories, args.playbooks, &args.run))
+    execute(options(inventories, args.playbooks, &args.run, config))
 }
 
 /// `rig deploy --inventory NAME` = `rig playbook -i inventories/NAME site.yml`.
 pub fn deploy(args: DeployArgs) -> Result<ExitCode, RunError> {
     let inv = format!("inventories/{}", args.inventory);
-    execute(options(vec![inv], vec!["site.yml".into()], &args.run))
+    execute(options(
+        vec![inv],
+        vec!["site.yml".into()],
+        &args.run,
+        config()?,
+    ))
 }
 
 /// Without `-i`: `ANSIBLE_INVENTORY`, else `/etc/ansible/hosts` when it exists, else only the

@@ -19,16 +19,66 @@ use minijinja::Value;
 use minijinja::value::ValueKind;
 use std::sync::Arc;
 
+/// `omit` (or its legacy placeholder string): the argument or item is dropped.
+fn is_omitted(v: &Value) -> bool {
+    crate::template::is_omit(v) || v.as_str() == Some(OMIT_TOKEN)
+}
+
+/// Drops `omit` from the lists and mappings of a templated value (Ansible 2.19).
+fn strip_omit(v: &Value) -> Value {
+    match v.kind() {
+        ValueKind::Seq => Value::from(
+            v.try_iter()
+                .map(|it| {
+                    it.filter(|x| !is_omitted(x))
+                        .map(|x| strip_omit(&x))
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default(),
+        ),
+        ValueKind::Map => {
+            let mut out: IndexMap<Value, Value> = IndexMap::new();
+            if let Ok(keys) = v.try_iter() {
+                for k in keys {
+                    let x = v.get_item(&k).unwrap_or_default();
+                    if !is_omitted(&x) {
+                        out.insert(k, strip_omit(&x));
+                    }
+                }
+            }
+            Value::from_pairs(out)
+        }
+        _ => v.clone(),
+    }
+}
+
 /// Templates every string in a value (maps and lists recursively).
 pub(crate) fn deep_template(pr: &PlayRun, v: &Value, ctx: &Value) -> Result<Value, TemplateError> {
+    deep_template_in(pr, v, ctx, &[])
+}
+
+/// [`deep_template`] with a search path for lookups (`file`, `template`...).
+pub(crate) fn deep_template_in(
+    pr: &PlayRun,
+    v: &Value,
+    ctx: &Value,
+    search_path: &[std::path::PathBuf],
+) -> Result<Value, TemplateError> {
     match v.kind() {
-        ValueKind::String => crate::vars::template_value(&pr.runner.templar, v, ctx),
+        ValueKind::String if !search_path.is_empty() && !v.is_safe() => pr
+            .runner
+            .templar
+            .template_value_in(v.as_str().unwrap_or_default(), ctx, search_path)
+            .map(|t| strip_omit(&t)),
+        ValueKind::String => {
+            crate::vars::template_value(&pr.runner.templar, v, ctx).map(|t| strip_omit(&t))
+        }
         ValueKind::Seq => {
             let mut out = Vec::new();
             if let Ok(it) = v.try_iter() {
                 for item in it {
-                    let t = deep_template(pr, &item, ctx)?;
-                    if t.as_str() != Some(OMIT_TOKEN) {
+                    let t = deep_template_in(pr, &item, ctx, search_path)?;
+                    if !is_omitted(&t) {
                         out.push(t);
                     }
                 }
@@ -40,8 +90,8 @@ pub(crate) fn deep_template(pr: &PlayRun, v: &Value, ctx: &Value) -> Result<Valu
             if let Ok(it) = v.try_iter() {
                 for key in it {
                     let item = v.get_item(&key).unwrap_or_default();
-                    let t = deep_template(pr, &item, ctx)?;
-                    if t.as_str() != Some(OMIT_TOKEN) {
+                    let t = deep_template_in(pr, &item, ctx, search_path)?;
+                    if !is_omitted(&t) {
                         out.insert(key, t);
                     }
                 }
@@ -89,69 +139,73 @@ pub(crate) async fn execute(
     events: &mut Vec<Event>,
 ) -> ResultMap {
     let r = &pr.runner;
-    let retries = if t.until.is_empty() {
-        0
-    } else {
-        let ctx = tv.ctx_with(extra);
-        t.retries
-            .as_ref()
-            .and_then(|v| crate::vars::template_value(&r.templar, v, &ctx).ok())
+    // As Ansible's TaskExecutor: one run plus `retries` (default 3 with `until`); without
+    // `until`, retries stop once the task does not fail.
+    let ctx0 = tv.ctx_with(extra);
+    let num = |v: &Option<Value>| -> Option<i64> {
+        v.as_ref()
+            .and_then(|v| crate::vars::template_value(&r.templar, v, &ctx0).ok())
             .and_then(|v| v.as_i64().or_else(|| v.to_string().parse().ok()))
-            .unwrap_or(3)
-            .max(0)
     };
-    let delay = t
-        .delay
-        .as_ref()
-        .and_then(|v| crate::vars::template_value(&r.templar, v, &tv.ctx_with(extra)).ok())
-        .and_then(|v| v.as_i64().or_else(|| v.to_string().parse().ok()))
+    let total: i64 = 1 + match num(&t.retries) {
+        Some(n) => n.max(0),
+        None if !t.until.is_empty() => 3,
+        None => 0,
+    };
+    let delay = num(&t.delay)
+        .map(|d| if d < 0 { 1 } else { d })
         .unwrap_or(5);
-    let mut attempt = 0i64;
-    loop {
-        attempt += 1;
+    let mut last = ResultMap::new();
+    for attempt in 1..=total {
         let mut res = execute_once(pr, t, host, scope, tv, extra).await;
         if res.get("skipped").is_some_and(Value::is_true)
             || res.get("unreachable").is_some_and(Value::is_true)
         {
             return res;
         }
+        if total > 1 {
+            res.insert("attempts".into(), Value::from(attempt));
+        }
+        res.entry("changed".into()).or_insert(Value::from(false));
         overrides(pr, t, tv, extra, &mut res);
-        if t.until.is_empty() {
+        if total == 1 {
             return res;
         }
         let mut ex: Vec<(&str, Value)> = extra.to_vec();
-        let snapshot = Value::from_pairs(res.clone());
         if let Some(reg) = &t.register {
-            ex.push((reg.as_str(), snapshot));
+            ex.push((reg.as_str(), Value::from_pairs(res.clone())));
         }
         let ctx = tv.ctx_with(&ex);
-        let mut done = true;
-        for c in &t.until {
-            match super::conditional::eval(&r.templar, &c.expr, &ctx, Some(&c.location)) {
-                Ok(true) => {}
-                Ok(false) => done = false,
-                Err(e) => {
-                    return failed(e.message);
+        let done = if t.until.is_empty() {
+            !res.get("failed").is_some_and(Value::is_true)
+        } else {
+            let mut all = true;
+            for c in &t.until {
+                match super::conditional::eval(&r.templar, &c.expr, &ctx, Some(&c.location)) {
+                    Ok(true) => {}
+                    Ok(false) => all = false,
+                    Err(e) => return failed(e.message),
                 }
             }
-        }
-        res.insert("attempts".into(), Value::from(attempt));
+            all
+        };
         if done {
-            res.insert("failed".into(), Value::from(false));
             return res;
         }
-        if attempt > retries {
-            res.insert("failed".into(), Value::from(true));
-            return res;
+        if attempt < total {
+            events.push(Event::Retry {
+                task: info.clone(),
+                host: host.to_string(),
+                retries: total,
+                attempts: attempt,
+            });
+            tokio::time::sleep(std::time::Duration::from_secs(delay as u64)).await;
         }
-        events.push(Event::Retry {
-            task: info.clone(),
-            host: host.to_string(),
-            retries: retries + 1,
-            attempts: attempt,
-        });
-        tokio::time::sleep(std::time::Duration::from_secs(delay.max(0) as u64)).await;
+        last = res;
     }
+    last.insert("attempts".into(), Value::from(total - 1));
+    last.insert("failed".into(), Value::from(true));
+    last
 }
 
 fn module_defaults(
@@ -198,6 +252,15 @@ async fn execute_once(
     let r = &pr.runner;
     let ctx = tv.ctx_with(extra);
     let short = short_action(&t.action).to_string();
+    // Lookups search the role (innermost first), the task's directory, then the playbook's.
+    let mut search_path = Vec::new();
+    let mut cur = t.role.clone().or(scope.role.clone());
+    while let Some(rc) = cur {
+        search_path.push(rc.path.clone());
+        cur = rc.parent.clone();
+    }
+    search_path.push(t.file_dir.clone());
+    search_path.push(pr.playbook_dir.clone());
     // Arguments: templated, except those the action evaluates itself.
     let mut args: IndexMap<String, Value> = IndexMap::new();
     for (k, v) in &t.args {
@@ -206,14 +269,19 @@ async fn execute_once(
             args.insert(k.clone(), v.clone());
             continue;
         }
-        match deep_template(pr, v, &ctx) {
-            Ok(v) if v.as_str() == Some(OMIT_TOKEN) => {}
+        match deep_template_in(pr, v, &ctx, &search_path) {
+            Ok(v) if is_omitted(&v) => {}
             Ok(v) => {
                 args.insert(k.clone(), v);
             }
             Err(e) => {
+                let at = e
+                    .location
+                    .as_ref()
+                    .map(|l| format!(" (template at {l})"))
+                    .unwrap_or_default();
                 return failed(format!(
-                    "Task failed: Finalization of task args for '{}' failed: {}",
+                    "Finalization of task args for '{}' failed: {}{at}",
                     t.action, e.message
                 ));
             }

@@ -64,6 +64,7 @@ pub(crate) fn eval(
             message: format!("Error while evaluating conditional: '{expr}' is undefined"),
             location: location.cloned(),
         }),
+        _ if allow_broken() => Ok(v.is_true()),
         kind => {
             let ty = match kind {
                 ValueKind::String => "str",
@@ -91,4 +92,11 @@ pub(crate) fn eval(
             })
         }
     }
+}
+
+/// `ANSIBLE_ALLOW_BROKEN_CONDITIONALS=true`: non-boolean results count by truthiness, as before
+/// ansible-core 2.19.
+fn allow_broken() -> bool {
+    std::env::var("ANSIBLE_ALLOW_BROKEN_CONDITIONALS")
+        .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
 }

@@ -36,11 +36,21 @@ impl ControllerFiles for TaskFiles {
     }
 
     fn render(&self, path: &Path) -> Result<String, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("could not read {}: {e}", path.display()))?;
+        // As the template module: Ansible's whitespace rules, newline padding, header
+        // overrides, and includes/lookups searched in the role, then the playbook dir.
+        let mut search_path = self.role_dirs.clone();
+        search_path.push(self.task_dir.clone());
+        search_path.push(self.playbook_dir.clone());
+        let opts = crate::template::TemplateOptions {
+            search_path,
+            ..Default::default()
+        };
         self.templar
-            .render_str(&path.display().to_string(), &text, &self.ctx)
-            .map_err(|e| e.message)
+            .render_template_file(path, &self.ctx, &opts)
+            .map_err(|e| match &e.location {
+                Some(l) => format!("{} (at {l})", e.message),
+                None => e.message.clone(),
+            })
     }
 
     fn render_template(&self, path: &Path, src_arg: &str, dest: &str) -> Result<String, String> {

@@ -36,10 +36,10 @@ fn walk(
                 tags.extend(t.kw.tags.iter().cloned());
                 tags.sort();
                 tags.dedup();
+                all_tags.extend(tags.iter().cloned());
                 if !super::tags::should_run(&tags, &r.opts.tags, &r.opts.skip_tags) {
                     continue;
                 }
-                all_tags.extend(tags.iter().cloned());
                 let name = match &t.name {
                     Some(n) => n
                         .as_str()
@@ -60,7 +60,7 @@ fn walk(
 pub(crate) fn list(r: &Arc<Runner>, pb: &Playbook) -> Result<(), RunError> {
     let mut lines = vec![
         String::new(),
-        format!("playbook: {}", pb.path.display()),
+        format!("playbook: {}", pb.given.display()),
         String::new(),
     ];
     for (i, play) in pb.plays.iter().enumerate() {

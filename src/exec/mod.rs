@@ -50,6 +50,8 @@ pub struct RunOptions {
     pub syntax_check: bool,
     pub force_handlers: bool,
     pub verbosity: u8,
+    /// ansible.cfg / ANSIBLE_* settings (forks, gathering, roles_path...).
+    pub config: crate::config::Config,
 }
 
 /// Default number of hosts worked on at once.

@@ -231,7 +231,7 @@ pub(crate) async fn run_play(
     }
     let force_handlers = match &play.force_handlers {
         Some(v) => v.is_true(),
-        None => r.opts.force_handlers,
+        None => r.opts.force_handlers || r.opts.config.force_handlers.unwrap_or(false),
     };
     let pr = Arc::new(PlayRun {
         runner: runner.clone(),

@@ -92,6 +92,7 @@ impl Runner {
 
 /// Runs the playbooks; returns Ansible's exit code.
 pub async fn run(opts: RunOptions, sink: Arc<dyn Sink>) -> Result<ExitCode, RunError> {
+    crate::playbook::set_roles_path(opts.config.roles_path.clone());
     let mut playbooks: Vec<Playbook> = Vec::new();
     for p in &opts.playbooks {
         playbooks.push(crate::playbook::load_playbook(p)?);
@@ -100,6 +101,7 @@ pub async fn run(opts: RunOptions, sink: Arc<dyn Sink>) -> Result<ExitCode, RunE
     let extra_vars = super::extra_vars::parse_all(&opts.extra_vars)?;
     let forks = opts
         .forks
+        .or(opts.config.forks)
         .or_else(|| std::env::var("ANSIBLE_FORKS").ok()?.parse().ok())
         .unwrap_or(super::DEFAULT_FORKS)
         .max(1);
@@ -120,11 +122,12 @@ pub async fn run(opts: RunOptions, sink: Arc<dyn Sink>) -> Result<ExitCode, RunE
     });
     for pb in &playbooks {
         super::handlers::validate_notify(pb)?;
+        check_actions(pb)?;
     }
     if runner.opts.syntax_check {
         for pb in &playbooks {
             runner.emit(Event::Text {
-                text: format!("\nplaybook: {}", pb.path.display()),
+                text: format!("\nplaybook: {}", pb.given.display()),
             });
         }
         return Ok(ExitCode::Ok);
@@ -186,4 +189,68 @@ pub async fn run(opts: RunOptions, sink: Arc<dyn Sink>) -> Result<ExitCode, RunE
     } else {
         ExitCode::Ok
     })
+}
+
+/// Actions the engine runs itself (not through the module registry).
+const ENGINE_ACTIONS: &[&str] = &[
+    "debug",
+    "set_fact",
+    "assert",
+    "fail",
+    "include_vars",
+    "pause",
+    "ping",
+    "set_stats",
+    "add_host",
+    "group_by",
+    "gather_facts",
+    "setup",
+    "meta",
+    "include_tasks",
+    "include_role",
+    "import_tasks",
+    "import_role",
+    "include",
+];
+
+/// Every action of the playbook must resolve before anything runs (Ansible: exit 4).
+fn check_actions(pb: &Playbook) -> Result<(), RunError> {
+    fn walk(items: &[crate::playbook::Item]) -> Result<(), RunError> {
+        for item in items {
+            match item {
+                crate::playbook::Item::Block(b) => {
+                    walk(&b.block)?;
+                    walk(&b.rescue)?;
+                    walk(&b.always)?;
+                }
+                crate::playbook::Item::Task(t) => check(t)?,
+            }
+        }
+        Ok(())
+    }
+    fn check(t: &crate::playbook::Task) -> Result<(), RunError> {
+        let short = crate::playbook::short_action(&t.action);
+        if t.action.contains("{{")
+            || ENGINE_ACTIONS.contains(&short)
+            || crate::modules::lookup(&t.action).is_some()
+        {
+            return Ok(());
+        }
+        Err(RunError::Playbook(PlaybookError::at(
+            &t.location,
+            format!(
+                "couldn't resolve module/action '{}'. This often indicates a misspelling, missing collection, or incorrect module path.",
+                t.action
+            ),
+        )))
+    }
+    for play in &pb.plays {
+        walk(&play.pre_tasks)?;
+        walk(&play.tasks)?;
+        walk(&play.post_tasks)?;
+        for h in &play.handlers {
+            check(h)?;
+        }
+    }
+    Ok(())
 }

@@ -111,7 +111,10 @@ pub(crate) fn task_info(pr: &PlayRun, t: &Task, tv: Option<&TaskVars>, handler: 
 fn cond_error_result(e: &CondError) -> ResultMap {
     let mut r = ResultMap::new();
     r.insert("failed".into(), Value::from(true));
-    r.insert("msg".into(), Value::from(e.message.clone()));
+    r.insert(
+        "msg".into(),
+        Value::from(format!("Task failed: {}", e.message)),
+    );
     r
 }
 
@@ -387,6 +390,7 @@ async fn run_on_host(
             res,
             (ignore_errors, ignore_unreachable),
             info,
+            &tv,
         );
         return run;
     };
@@ -504,6 +508,19 @@ async fn run_on_host(
             ResultKind::Ok
         };
         push_diff(pr, t, &res, info, host, &mut run.events);
+        if kind == ResultKind::Failed {
+            let msg = res
+                .get("msg")
+                .map(|m| {
+                    m.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| m.to_string())
+                })
+                .unwrap_or_default();
+            run.events.push(Event::Error {
+                message: format!("Task failed: {msg}\nOrigin: {}", t.location),
+            });
+        }
         run.events
             .push(Event::ItemResult(make_result(kind, &res, false)));
         results.push(Value::from_pairs(res));
@@ -570,8 +587,19 @@ fn censor(res: &mut ResultMap) {
 
 fn error_event(e: &CondError, t: &Task) -> Event {
     let at = e.location.clone().unwrap_or_else(|| t.location.clone());
+    let hint = if e
+        .message
+        .contains("Conditionals must have a boolean result")
+    {
+        "\n\nBroken conditionals can be temporarily allowed with the `ALLOW_BROKEN_CONDITIONALS` configuration option."
+    } else {
+        ""
+    };
     Event::Error {
-        message: format!("Task failed: {}\nOrigin: {at}", e.message),
+        message: format!(
+            "Task failed: {}\nOrigin: {}\n(the condition is at {at}){hint}",
+            e.message, t.location
+        ),
     }
 }
 
@@ -704,6 +732,7 @@ fn notify_names(pr: &PlayRun, t: &Task, tv: &TaskVars) -> Vec<String> {
 }
 
 /// Non-loop completion: overrides, retries are done in execute; events and outcome here.
+#[allow(clippy::too_many_arguments)]
 fn finish_single(
     pr: &PlayRun,
     t: &Task,
@@ -712,15 +741,28 @@ fn finish_single(
     res: ResultMap,
     (ignore_errors, ignore_unreachable): (bool, bool),
     info: &TaskInfo,
+    tv: &TaskVars,
 ) {
-    let tv = pr.task_vars(host, Some(t), &Scope::default());
-    let _ = &tv;
     let unreachable = res.get("unreachable").is_some_and(Value::is_true);
     let skipped = res.get("skipped").is_some_and(Value::is_true);
     let failed = res.get("failed").is_some_and(Value::is_true);
     let changed = res.get("changed").is_some_and(Value::is_true);
     run.changed = changed;
     push_diff(pr, t, &res, info, host, &mut run.events);
+    if failed && !unreachable {
+        // Ansible explains a failed task on stderr, with where the task is.
+        let msg = res
+            .get("msg")
+            .map(|m| {
+                m.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| m.to_string())
+            })
+            .unwrap_or_default();
+        run.events.push(Event::Error {
+            message: format!("Task failed: {msg}\nOrigin: {}", t.location),
+        });
+    }
     let kind = if unreachable {
         run.outcome = HostOutcome::Unreachable;
         run.ignored = ignore_unreachable;
@@ -746,8 +788,7 @@ fn finish_single(
             _ => false,
         },
     }));
-    let tv = pr.task_vars(host, Some(t), &Scope::default());
-    run.notify = notify_names(pr, t, &tv);
+    run.notify = notify_names(pr, t, tv);
     run.result = res;
 }
 

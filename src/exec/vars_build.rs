@@ -260,7 +260,7 @@ impl PlayRun {
             "ansible_skip_tags".into(),
             Value::from(r.opts.skip_tags.clone()),
         );
-        m.insert("omit".into(), Value::from(crate::vars::OMIT_TOKEN));
+        m.insert("omit".into(), crate::template::omit_value());
         m.insert(
             "ansible_playbook_python".into(),
             Value::from("/usr/bin/python3"),

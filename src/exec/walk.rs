@@ -399,9 +399,7 @@ fn mark_sub_failures(outcomes: &mut [(String, HostOutcome)], failed: Vec<String>
 pub(crate) async fn gather_facts(pr: &Arc<PlayRun>, batch: &[String]) {
     let gather = match &pr.play.gather_facts {
         Some(v) => v.is_true(),
-        None => std::env::var("ANSIBLE_GATHERING")
-            .map(|g| g != "explicit")
-            .unwrap_or(true),
+        None => pr.runner.opts.config.gathering.as_deref() != Some("explicit"),
     };
     if !gather || batch.is_empty() {
         return;

@@ -277,6 +277,17 @@ impl Module for CommandModule {
                     ..Default::default()
                 });
             }
+            // With creates/removes the module predicts the change; otherwise it skips.
+            if ctx.check_mode
+                && (arg_str(args, "creates").is_some() || arg_str(args, "removes").is_some())
+            {
+                return Ok(ModuleResult {
+                    changed: true,
+                    msg: Some("Command would have run if not in check mode".into()),
+                    data,
+                    ..Default::default()
+                });
+            }
             if ctx.check_mode {
                 return Ok(ModuleResult {
                     changed: false,

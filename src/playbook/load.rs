@@ -212,6 +212,7 @@ pub fn load_playbook(path: &Path) -> Result<Playbook, PlaybookError> {
     let mut plays = Vec::new();
     load_plays_into(&abs, &dir, &mut plays, 0)?;
     Ok(Playbook {
+        given: path.to_path_buf(),
         path: abs,
         dir,
         plays: plays.into_iter().map(Arc::new).collect(),

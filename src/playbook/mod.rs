@@ -15,4 +15,4 @@ pub use load::{load_playbook, load_task_file, resolve_task_file, short_action};
 pub use model::{
     Block, Cond, Item, Keywords, LoopSpec, Play, Playbook, RoleCtx, Section, Task, TaskKind,
 };
-pub use role::{RoleLoad, find_role, load_role};
+pub use role::{RoleLoad, find_role, load_role, set_roles_path};

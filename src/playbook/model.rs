@@ -10,6 +10,8 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub struct Playbook {
     pub path: PathBuf,
+    /// The path as given on the command line (for listings).
+    pub given: PathBuf,
     /// The directory of the playbook (`playbook_dir`).
     pub dir: PathBuf,
     pub plays: Vec<Arc<Play>>,

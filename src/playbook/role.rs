@@ -45,6 +45,14 @@ impl RoleOptions {
     }
 }
 
+/// `roles_path` from ansible.cfg / ANSIBLE_ROLES_PATH, set once per run.
+static ROLES_PATH: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+
+/// Sets the configured roles path (first call wins).
+pub fn set_roles_path(dirs: Vec<PathBuf>) {
+    let _ = ROLES_PATH.set(dirs);
+}
+
 /// The directories searched for a role, as Ansible does: `roles/` next to the playbook, the
 /// playbook dir, `ANSIBLE_ROLES_PATH`, then the user and system role dirs.
 pub fn find_role(name: &str, playbook_dir: &Path, parent: Option<&RoleCtx>) -> Option<PathBuf> {
@@ -63,7 +71,9 @@ pub fn find_role(name: &str, playbook_dir: &Path, parent: Option<&RoleCtx>) -> O
     {
         dirs.push(up.to_path_buf());
     }
-    if let Ok(env) = std::env::var("ANSIBLE_ROLES_PATH") {
+    if let Some(extra) = ROLES_PATH.get() {
+        dirs.extend(extra.iter().cloned());
+    } else if let Ok(env) = std::env::var("ANSIBLE_ROLES_PATH") {
         dirs.extend(env.split(':').filter(|d| !d.is_empty()).map(PathBuf::from));
     }
     if let Some(home) = std::env::var_os("HOME") {

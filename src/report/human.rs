@@ -287,6 +287,7 @@ impl HumanPrinter {
             ResultKind::Failed | ResultKind::Unreachable => {
                 self.ensure_banner(st, &r.task);
                 self.handle_warnings(&res);
+                res.remove("failed");
                 Self::clean_results(&mut res, &r.task.action);
                 let msg = format!(
                     "failed: [{}] (item={}) => {}",
