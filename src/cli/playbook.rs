@@ -49,7 +49,7 @@ fn execute(opts: RunOptions) -> Result<ExitCode, RunError> {
         .map_err(|e| RunError::Fatal(format!("cannot start the async runtime: {e}")))?;
     let sink = sink(opts.verbosity);
     // Ctrl-C stops the run where it is: exit 99 as ansible-playbook does.
-    rt.block_on(async move {
+    let r = rt.block_on(async move {
         tokio::select! {
             r = crate::exec::run(opts, sink) => r,
             _ = tokio::signal::ctrl_c() => {
@@ -57,7 +57,13 @@ fn execute(opts: RunOptions) -> Result<ExitCode, RunError> {
                 Ok(ExitCode::Interrupted)
             }
         }
-    })
+    });
+    // RIG_STATS=1: the run's round trips on stderr (bench/lab-bench.sh reads them).
+    if std::env::var("RIG_STATS").is_ok_and(|v| v == "1") {
+        let (trips, conns) = crate::exec::last_run_stats();
+        eprintln!("rig-stats: round_trips={trips} connections={conns}");
+    }
+    r
 }
 
 fn config() -> Result<crate::config::Config, RunError> {
