@@ -39,4 +39,4 @@ trap '"$ROOT/tests/lab/down.sh" >/dev/null 2>&1 || true' EXIT
 "$ROOT/tests/lab/down.sh" >/dev/null 2>&1 || true
 mkdir -p "$HERE/results"
 RIG=${RIG:-$ROOT/target/release/rig} LAB=$ROOT/tests/lab ANSIBLE_VENV=$VENV \
-    python3 "$HERE/lab_bench.py" "$HERE/results/lab-bench.json"
+    python3 "$HERE/lab_bench.py" "${OUT:-$HERE/results/lab-bench.json}"

@@ -266,17 +266,24 @@ def run_case(work, name, ntasks, nhosts, tools, reps_for, results):
             runs[t].append(m)
     results.setdefault(name, {}).update(
         {"tasks": ntasks, "hosts": nhosts, "runs": runs,
-         "median": {t: {k: statistics.median(r[k] for r in rs)
-                        for k in ("wall_s", "cpu_s", "maxrss_mb", "tree_rss_peak_mb")}
-                    for t, rs in runs.items() if rs}})
+         "median": medians(runs)})
+
+
+def medians(runs):
+    """Medians over the valid runs only (every host reachable and ok, changed=0)."""
+    return {t: {k: statistics.median(r[k] for r in rs if r["noop_ok"])
+                for k in ("wall_s", "cpu_s", "maxrss_mb", "tree_rss_peak_mb", "lab_cpu_s")
+                if all(r.get(k) is not None for r in rs)}
+            for t, rs in runs.items() if any(r["noop_ok"] for r in rs)}
 
 
 def fmt_row(name, case):
     md = case["median"]
     rig = md["rig"]
-    rt = [r.get("round_trips_per_task_host") for r in case["runs"]["rig"]]
+    rt = [r.get("round_trips_per_task_host") for r in case["runs"]["rig"] if r["noop_ok"]]
     rt = [x for x in rt if x is not None]
-    n = "/".join(str(len(case["runs"].get(t, []))) for t in ("rig", "ansible-default", "ansible-tuned"))
+    n = "/".join(str(sum(r["noop_ok"] for r in case["runs"].get(t, [])))
+                 for t in ("rig", "ansible-default", "ansible-tuned"))
 
     def cell(t):
         if t not in md:
@@ -292,7 +299,26 @@ def fmt_row(name, case):
             f"| {d} | {dr} | {tu} | {tr} | {statistics.median(rt) if rt else float('nan'):.2f} |")
 
 
+def print_table(results, header):
+    print(header)
+    print()
+    print("| case | rig: wall, CPU, peak RSS | Ansible default: wall, CPU, tree RSS | ratio | "
+          "Ansible tuned (pipelining, forks=hosts) | ratio | rig round trips / task / host |")
+    print("|---|---|---|---|---|---|---|")
+    for name, case in results.items():
+        if "runs" in case and "rig" in medians(case["runs"]):
+            case["median"] = medians(case["runs"])
+            print(fmt_row(name, case))
+
+
 def main():
+    if sys.argv[1] == "--table":
+        # bench/lab_bench.py --table A.json B.json: one table from several runs (later wins).
+        results = {}
+        for path in sys.argv[2:]:
+            results.update(json.load(open(path))["cases"])
+        print_table(results, "")
+        return
     out_json = sys.argv[1]
     work = tempfile.mkdtemp(prefix="lab-bench.")
     results = {}
@@ -323,15 +349,8 @@ def main():
         with open(out_json, "w") as f:
             json.dump({"machine": meta, "cases": results}, f, indent=2)
         lab_down()
-    print(f"Machine: {cpu}, {os.cpu_count()} cores, {meta['mem_gib']} GiB; {meta['ansible']}; "
-          f"no-op reruns, medians of n runs; {meta['started']}")
-    print()
-    print("| case | rig: wall, CPU, peak RSS | Ansible default: wall, CPU, tree RSS | ratio | "
-          "Ansible tuned (pipelining, forks=hosts) | ratio | rig round trips / task / host |")
-    print("|---|---|---|---|---|---|---|")
-    for name, case in results.items():
-        if "median" in case:
-            print(fmt_row(name, case))
+    print_table(results, f"Machine: {cpu}, {os.cpu_count()} cores, {meta['mem_gib']} GiB; "
+                f"{meta['ansible']}; no-op reruns, medians of n valid runs; {meta['started']}")
 
 
 if __name__ == "__main__":
