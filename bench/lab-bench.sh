@@ -9,7 +9,7 @@
 #     existing dir, template and copy with unchanged content, command with creates:) on 10 hosts,
 #     gather_facts: false; each tool converges once into its own directory, then the no-op rerun
 #     is timed REPS times (tools interleaved, medians reported).
-#   scale50 (SCALE=1, the default): noop20 on 50 hosts (rig REPS times, tuned Ansible once).
+#   scale50: noop20 on 50 hosts (rig REPS times, tuned Ansible REPS50 times, default 1).
 # Measured per run: wall time, controller CPU (user+sys of the whole process tree, including the
 # daemonized ssh masters, which the harness adopts as a child subreaper), controller peak RSS
 # (largest single process, and the peak sum over the tree sampled every 50 ms), rig's round
@@ -18,7 +18,8 @@
 # Holds the machine-wide lab lock ($LAB_DIR/.lock, as tests/common/lab.rs) for the whole run and
 # runs tests/lab/down.sh at the end in every case. Needs root, the lab base
 # (tests/lab/build-base.sh), ansible-core in $ANSIBLE_VENV.
-#   REPS=3 SCALE=1 CASES="noop20 noop100 scale50" bash bench/lab-bench.sh
+#   REPS=3 REPS100=1 REPS50=0 CASES="noop20 noop100 scale50" OUT=bench/results/x.json bash bench/lab-bench.sh
+# (the README's table: REPS=3 REPS100=1 REPS50=0; Ansible at 100 tasks takes 5-7 min per run here).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)

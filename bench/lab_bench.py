@@ -3,7 +3,9 @@ the lab down). Boots lab hosts, converges each tool once, times the no-op reruns
 markdown table and writes JSON to argv[1].
 
 Environment: RIG (release binary), LAB (tests/lab), ANSIBLE_VENV, REPS (timed reruns per tool
-and case, default 3), CASES (default "noop20 noop100 scale50").
+and case, default 3), REPS100 (Ansible's reruns at 100 tasks, default REPS), REPS50 (tuned
+Ansible's reruns at 50 hosts, default 1; 0 skips it), CASES (default "noop20 noop100 scale50").
+`python3 bench/lab_bench.py --table A.json B.json` prints one table from several results.
 """
 
 import ctypes
@@ -20,9 +22,9 @@ import tempfile
 import threading
 import time
 
-RIG = os.environ["RIG"]
-LAB = os.environ["LAB"]
-VENV = os.environ["ANSIBLE_VENV"]
+RIG = os.environ.get("RIG", "")
+LAB = os.environ.get("LAB", "")
+VENV = os.environ.get("ANSIBLE_VENV", "/var/tmp/ansible-venv")
 REPS = int(os.environ.get("REPS", "3"))
 CASES = os.environ.get("CASES", "noop20 noop100 scale50").split()
 # Ansible's reruns at 100 tasks (several minutes each on a loaded 2-core machine) and at 50 hosts.
