@@ -72,6 +72,11 @@ fn execute(opts: RunOptions, o: &CliRunOptions) -> Result<ExitCode, RunError> {
         }
     });
     sinks.finish();
+    // RIG_STATS=1: the run's round trips on stderr (bench/lab-bench.sh reads them).
+    if std::env::var("RIG_STATS").is_ok_and(|v| v == "1") {
+        let (trips, conns) = crate::exec::last_run_stats();
+        eprintln!("rig-stats: round_trips={trips} connections={conns}");
+    }
     result
 }
 

@@ -29,7 +29,7 @@ mod vars_build;
 mod walk;
 
 pub use inventory_view::{InventoryError, InventoryView};
-pub use runner::{RunError, run};
+pub use runner::{RunError, last_run_stats, run};
 
 /// What a `rig playbook` run was asked to do (ansible-playbook's options).
 #[derive(Clone, Debug, Default)]

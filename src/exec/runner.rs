@@ -90,6 +90,20 @@ impl Runner {
     }
 }
 
+/// Round trips over every connection of the last [`run`] (for `RIG_STATS=1`, benchmarks).
+static LAST_RUN_STATS: AtomicU64 = AtomicU64::new(0);
+/// Connections opened by the last [`run`].
+static LAST_RUN_HOSTS: AtomicU64 = AtomicU64::new(0);
+
+/// `(round trips, connections)` of the last [`run`] in this process: the sum of
+/// [`Connection::round_trips`] over its connections (connection setup not counted).
+pub fn last_run_stats() -> (u64, u64) {
+    (
+        LAST_RUN_STATS.load(Ordering::Relaxed),
+        LAST_RUN_HOSTS.load(Ordering::Relaxed),
+    )
+}
+
 /// Runs the playbooks; returns Ansible's exit code.
 pub async fn run(opts: RunOptions, sink: Arc<dyn Sink>) -> Result<ExitCode, RunError> {
     crate::playbook::set_roles_path(opts.config.roles_path.clone());
@@ -155,12 +169,15 @@ pub async fn run(opts: RunOptions, sink: Arc<dyn Sink>) -> Result<ExitCode, RunE
             break;
         }
     }
-    for conn in runner
+    let conns = runner
         .conns
         .lock()
         .map(|c| c.values().cloned().collect::<Vec<_>>())
-        .unwrap_or_default()
-    {
+        .unwrap_or_default();
+    let trips: u64 = conns.iter().map(|c| c.round_trips()).sum();
+    LAST_RUN_STATS.store(trips, Ordering::Relaxed);
+    LAST_RUN_HOSTS.store(conns.len() as u64, Ordering::Relaxed);
+    for conn in conns {
         let _ = conn.close().await;
     }
     let hosts: Vec<(String, HostStats)> = runner
