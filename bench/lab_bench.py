@@ -155,8 +155,18 @@ def lab_up(n):
 
 
 def lab_down():
+    """down.sh, reaping meanwhile the host wrappers this subreaper adopted from up.sh: down.sh
+    waits for their PIDs to go away, which a zombie never does."""
     log("lab: down.sh")
-    subprocess.run([f"{LAB}/down.sh"], check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = subprocess.Popen([f"{LAB}/down.sh"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            break
+        if pid == p.pid:
+            p.returncode = os.waitstatus_to_exitcode(status)
+            break
 
 
 def inventory(work, n):
