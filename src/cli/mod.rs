@@ -3,6 +3,7 @@
 
 pub mod completions;
 pub mod inventory;
+mod one_host;
 pub mod output;
 pub mod playbook;
 pub mod render;

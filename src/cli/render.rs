@@ -2,39 +2,18 @@
 
 use crate::cli::RenderArgs;
 use crate::error::ExitCode;
-use crate::inventory::Inventory;
 use crate::template::{Templar, TemplateOptions};
-use crate::vars::{RunVars, parse_extra_vars};
+use crate::vars::RunVars;
 use std::io::Write;
 use std::sync::Arc;
 
 /// Renders the template for one host and writes it to stdout, byte for byte.
 pub fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
-    let inventory = match Inventory::load(&args.inventory) {
-        Ok(inv) => inv,
-        Err(e) => {
-            eprintln!("ERROR: {e}");
-            return Ok(ExitCode::Unreachable);
-        }
-    };
-    for w in &inventory.warnings {
-        eprintln!("[WARNING]: {}", w.message);
-    }
-    if !inventory.has_host(&args.host) && !inventory.is_implicit_localhost(&args.host) {
-        eprintln!(
-            "ERROR: host '{}' is not in the inventory ({}); `rig inventory -i ... --list` shows the hosts",
-            args.host,
-            args.inventory.join(", ")
-        );
-        return Ok(ExitCode::Error);
-    }
-    let extra = match parse_extra_vars(&args.extra_vars) {
-        Ok(layers) => layers,
-        Err(e) => {
-            eprintln!("ERROR: {e}");
-            return Ok(ExitCode::Unreachable);
-        }
-    };
+    let (inventory, extra) =
+        match super::one_host::load(&args.inventory, &args.host, &args.extra_vars) {
+            Ok(loaded) => loaded,
+            Err(code) => return Ok(code),
+        };
     let cwd = std::env::current_dir()?;
     let run = Arc::new(RunVars {
         templar: Arc::new(Templar::new()),

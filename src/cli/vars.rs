@@ -9,9 +9,8 @@
 
 use crate::cli::{OutputFormat, VarsArgs};
 use crate::error::ExitCode;
-use crate::inventory::Inventory;
 use crate::template::Templar;
-use crate::vars::{HostContext, Layer, Level, RunVars, VarStack, parse_extra_vars};
+use crate::vars::{HostContext, Layer, Level, RunVars, VarStack};
 use indexmap::IndexMap;
 use minijinja::Value;
 use serde_json::json;
@@ -95,31 +94,11 @@ impl Explained {
 
 /// Runs `rig vars`.
 pub fn run(args: &VarsArgs) -> anyhow::Result<ExitCode> {
-    let inventory = match Inventory::load(&args.inventory) {
-        Ok(inv) => inv,
-        Err(e) => {
-            eprintln!("ERROR: {e}");
-            return Ok(ExitCode::Unreachable);
-        }
-    };
-    for w in &inventory.warnings {
-        eprintln!("[WARNING]: {}", w.message);
-    }
-    if !inventory.has_host(&args.host) && !inventory.is_implicit_localhost(&args.host) {
-        eprintln!(
-            "ERROR: host '{}' is not in the inventory ({}); `rig inventory -i ... --list` shows the hosts",
-            args.host,
-            args.inventory.join(", ")
-        );
-        return Ok(ExitCode::Error);
-    }
-    let extra = match parse_extra_vars(&args.extra_vars) {
-        Ok(layers) => layers,
-        Err(e) => {
-            eprintln!("ERROR: {e}");
-            return Ok(ExitCode::Unreachable);
-        }
-    };
+    let (inventory, extra) =
+        match super::one_host::load(&args.inventory, &args.host, &args.extra_vars) {
+            Ok(loaded) => loaded,
+            Err(code) => return Ok(code),
+        };
     let cwd = std::env::current_dir()?;
     let playbook = match &args.playbook {
         Some(p) => match crate::playbook::load_playbook(p) {
