@@ -1,4 +1,4 @@
-//! `get_url`: downloads on the target with curl (Ansible's semantics, /work/shared reference
+//! `get_url`: downloads on the target with curl (Ansible's semantics, the reference notes
 //! §1.4.6). Round trip 1 probes the destination (directory? exists? its digests and
 //! attributes) and fetches a checksum file when `checksum` is `ALGO:URL`. Round trip 2
 //! downloads into a temporary file next to the destination, verifies the checksum BEFORE
