@@ -154,4 +154,6 @@ fn unknown_handler_is_an_error() {
         err.contains("The requested handler 'nope' was not found"),
         "{err}"
     );
+    // rig also names the notifying task's position (pb.yml line 4, column 7).
+    assert!(err.contains("pb.yml:4:7"), "{err}");
 }

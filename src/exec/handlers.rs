@@ -54,7 +54,11 @@ pub(crate) fn validate_notify(_pb: &Playbook) -> Result<(), RunError> {
 }
 
 /// Fails like Ansible when a notification reaches no handler.
-pub(crate) fn check_notify(pr: &PlayRun, names: &[String]) -> Result<(), RunError> {
+pub(crate) fn check_notify(
+    pr: &PlayRun,
+    names: &[String],
+    task: &crate::error::Location,
+) -> Result<(), RunError> {
     if pr.runner.opts.config.error_on_missing_handler == Some(false) {
         return Ok(());
     }
@@ -62,7 +66,7 @@ pub(crate) fn check_notify(pr: &PlayRun, names: &[String]) -> Result<(), RunErro
     for name in names {
         if resolve(&handlers, name).is_empty() {
             return Err(RunError::Fatal(format!(
-                "The requested handler '{name}' was not found in either the main handlers list nor in the listening handlers list"
+                "The requested handler '{name}' was not found in either the main handlers list nor in the listening handlers list\nOrigin: {task} (the task that notifies it)"
             )));
         }
     }

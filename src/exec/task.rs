@@ -169,7 +169,7 @@ pub(crate) async fn run_task(
     for run in runs {
         // An unknown handler stops the run before the task's result is shown.
         if run.outcome == HostOutcome::Ok && run.changed {
-            super::handlers::check_notify(pr, &run.notify)?;
+            super::handlers::check_notify(pr, &run.notify, &t.location)?;
         }
         for e in &run.events {
             r.emit(e.clone());
