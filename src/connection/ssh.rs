@@ -222,69 +222,6 @@ $_rig_s"
 done
 "#;
 
-/// Splits a string into words as Python's `shlex.split` does (what Ansible uses for
-/// `ssh_common_args`): whitespace separates, single quotes are literal, double quotes allow
-/// `\"` and `\\`, a backslash outside quotes escapes the next character.
-pub fn shell_split(s: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => cur.push(c),
-                        None => return Err(format!("no closing quotation in {s:?}")),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(c @ ('"' | '\\')) => cur.push(c),
-                            Some(c) => {
-                                cur.push('\\');
-                                cur.push(c);
-                            }
-                            None => return Err(format!("no closing quotation in {s:?}")),
-                        },
-                        Some(c) => cur.push(c),
-                        None => return Err(format!("no closing quotation in {s:?}")),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                match chars.next() {
-                    Some(c) => cur.push(c),
-                    None => return Err(format!("no escaped character in {s:?}")),
-                }
-            }
-            c => {
-                in_word = true;
-                cur.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(cur);
-    }
-    Ok(words)
-}
-
 /// Identifies a remote shell: the login user (`None`) or a become method and user.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct ShellKey(Option<Become>);
@@ -489,7 +426,9 @@ impl SshConnection {
             format!("ConnectTimeout={}", t.connect_timeout.as_secs().max(1)),
         ]);
         for args in [&t.ssh_common_args, &t.ssh_extra_args] {
-            a.extend(shell_split(args).map_err(|e| other(format!("ssh args: {e}")))?);
+            a.extend(
+                super::shell_split(args).map_err(|e| other(format!("ssh args {args:?}: {e}")))?,
+            );
         }
         // Soft defaults, after the user's options so that theirs win.
         a.extend([
@@ -1112,7 +1051,7 @@ fn shell_command(
             } else {
                 b.flags.as_str()
             };
-            let mut flags: Vec<String> = shell_split(flags)
+            let mut flags: Vec<String> = super::shell_split(flags)
                 .map_err(|e| other(format!("become_flags: {e}")))?
                 .into_iter()
                 .collect();
@@ -1147,7 +1086,7 @@ fn shell_command(
             // util-linux su reads the password from stdin when it has no terminal (prompt
             // "Password: " on stderr) and reads no further than the newline.
             let user = if b.user.is_empty() { "root" } else { &b.user };
-            let flags: Vec<String> = shell_split(&b.flags)
+            let flags: Vec<String> = super::shell_split(&b.flags)
                 .map_err(|e| other(format!("become_flags: {e}")))?
                 .iter()
                 .map(|f| shell_quote(f))
@@ -1266,6 +1205,7 @@ impl Drop for SshConnection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::connection::shell_split;
 
     /// The loop and the framing, run by the local POSIX shells (no SSH involved: the transport is
     /// tested over real SSH in tests/lab_ssh/).
