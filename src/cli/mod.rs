@@ -197,6 +197,10 @@ pub struct RenderArgs {
     /// Extra variables as key=value, YAML/JSON, or @file.
     #[arg(short = 'e', long = "extra-vars")]
     pub extra_vars: Vec<String>,
+    /// Render as in this playbook: its directory's group_vars/host_vars, and the play vars,
+    /// role defaults and role vars of the plays that target the host (vars_files: use -e @FILE).
+    #[arg(long = "playbook")]
+    pub playbook: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -384,7 +384,7 @@ fn show_raw(v: &Value) -> String {
 }
 
 /// The play's `hosts:` as a pattern (a list is joined with `,`).
-fn play_hosts(v: &Value) -> String {
+pub(super) fn play_hosts(v: &Value) -> String {
     if let Some(s) = v.as_str() {
         return s.to_string();
     }
