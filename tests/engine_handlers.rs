@@ -139,21 +139,149 @@ fn failed_host_skips_handlers_unless_forced() {
 }
 
 #[test]
-fn unknown_handler_is_an_error() {
+fn unknown_handler_is_a_load_error_with_position_and_hint() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let marker = dir.path().join("ran");
+    let pb = format!(
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - command: touch {}
+    - command: "true"
+      notify: [restart nginx, "{{{{ dynamic_name }}}}", restart ngnix]
+  handlers:
+    - name: restart nginx
+      debug: msg=r
+"#,
+        marker.display()
+    );
+    let out = run(dir.path(), &pb, &[]);
+    // Ansible's exit code for an error found while loading (like a bad keyword).
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("The requested handler 'restart ngnix' was not found"),
+        "{err}"
+    );
+    // The notifying task (line 5, column 7), and the closest known name.
+    assert!(err.contains("pb.yml:5:7:"), "{err}");
+    assert!(err.contains("Hint: did you mean 'restart nginx'?"), "{err}");
+    // Nothing ran: no play started, the first task did not touch its file.
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("PLAY ["));
+    assert!(!marker.exists());
+}
+
+#[test]
+fn unknown_handler_notified_by_a_handler_or_in_an_included_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("inc.yml"),
+        "- command: \"true\"\n  notify: nope-inc\n",
+    )
+    .expect("write inc.yml");
+    let pb = r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - include_tasks: inc.yml
+  handlers:
+    - name: h1
+      debug: msg=h1
+      notify: nope-handler
+"#;
+    let out = run(dir.path(), pb, &[]);
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    // The handler comes first in the check (it is part of the loaded play).
+    assert!(
+        err.contains("'nope-handler'") && err.contains("pb.yml:6:7:"),
+        "{err}"
+    );
+    let pb = pb.replace("      notify: nope-handler\n", "");
+    let out = run(dir.path(), &pb, &[]);
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("'nope-inc'") && err.contains("inc.yml:1:3:"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Hint: known handlers and listen topics: 'h1'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn known_names_role_listen_and_include_role_handlers_pass_the_check() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (role, handler) in [("web", "restart web"), ("late", "late handler")] {
+        let r = dir.path().join("roles").join(role);
+        std::fs::create_dir_all(r.join("tasks")).expect("mkdir");
+        std::fs::create_dir_all(r.join("handlers")).expect("mkdir");
+        std::fs::write(
+            r.join("tasks/main.yml"),
+            format!("- command: \"true\"\n  notify: {handler}\n"),
+        )
+        .expect("write");
+        std::fs::write(
+            r.join("handlers/main.yml"),
+            format!("- name: {handler}\n  debug: msg=\"{handler}\"\n"),
+        )
+        .expect("write");
+    }
+    let pb = r#"- hosts: localhost
+  gather_facts: false
+  roles: [web]
+  tasks:
+    - command: "true"
+      notify: ["web : restart web", topic, "{{ 'h' + '1' }}"]
+    - include_role:
+        name: late
+    - command: "true"
+      notify: late handler
+  handlers:
+    - name: h1
+      debug: msg=h1
+    - name: h2
+      debug: msg=h2
+      listen: topic
+"#;
+    let out = run(dir.path(), pb, &[]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        trace(&out),
+        [
+            "H web : restart web",
+            "M restart web",
+            "H h1",
+            "M h1",
+            "H h2",
+            "M h2",
+            "H late : late handler",
+            "M late handler",
+        ]
+    );
+}
+
+#[test]
+fn templated_include_role_leaves_the_check_to_run_time() {
     let dir = tempfile::tempdir().expect("tempdir");
     let pb = r#"- hosts: localhost
   gather_facts: false
   tasks:
+    - debug: msg=first
+    - include_role:
+        name: "{{ role_name }}"
+      when: false
     - command: "true"
       notify: nope
 "#;
-    let out = run(dir.path(), pb, &[]);
-    assert_eq!(out.status.code(), Some(1));
+    let out = run(dir.path(), pb, &["-e", "role_name=x"]);
+    // Ansible's run-time failure: the play started, the task failed the run with rc 1.
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(trace(&out), ["M first"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("The requested handler 'nope' was not found"),
         "{err}"
     );
-    // rig also names the notifying task's position (pb.yml line 4, column 7).
-    assert!(err.contains("pb.yml:4:7"), "{err}");
 }

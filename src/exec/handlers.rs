@@ -5,7 +5,7 @@ use super::play::PlayRun;
 use super::runner::RunError;
 use super::scope::Scope;
 use super::task::HostOutcome;
-use crate::playbook::{Playbook, Task};
+use crate::playbook::Task;
 use crate::report::Event;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -47,13 +47,8 @@ fn resolve(handlers: &[Arc<Task>], name: &str) -> Vec<usize> {
     out
 }
 
-/// Nothing to check before running: Ansible reports an unknown handler only when a task
-/// notifies it (see [`notify`]).
-pub(crate) fn validate_notify(_pb: &Playbook) -> Result<(), RunError> {
-    Ok(())
-}
-
-/// Fails like Ansible when a notification reaches no handler.
+/// Fails like Ansible when a notification reaches no handler (names that
+/// [`super::notify_check`] could not check before the run).
 pub(crate) fn check_notify(
     pr: &PlayRun,
     names: &[String],

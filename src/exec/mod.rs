@@ -20,6 +20,7 @@ mod inventory_view;
 mod join;
 mod listing;
 mod loops;
+mod notify_check;
 mod play;
 mod runner;
 mod scope;

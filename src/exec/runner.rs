@@ -135,7 +135,10 @@ pub async fn run(opts: RunOptions, sink: Arc<dyn Sink>) -> Result<ExitCode, RunE
         failed_hosts: Mutex::new(indexmap::IndexSet::new()),
     });
     for pb in &playbooks {
-        super::handlers::validate_notify(pb)?;
+        super::notify_check::check_playbook(
+            pb,
+            runner.opts.config.error_on_missing_handler != Some(false),
+        )?;
         check_actions(pb)?;
     }
     if runner.opts.syntax_check {
