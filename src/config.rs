@@ -28,6 +28,8 @@ pub struct Config {
     pub ssh_args: Option<String>,
     /// `-K`: the become password typed at the prompt (ansible_become_password beats it).
     pub become_password: Option<String>,
+    /// `-k`: the connection password typed at the prompt (`ansible_password` beats it).
+    pub remote_password: Option<String>,
     /// `-c`: the connection when no `ansible_connection` says otherwise.
     pub connection: Option<String>,
     pub ssh_common_args: Option<String>,

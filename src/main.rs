@@ -5,6 +5,10 @@ use rig::cli::{Cli, Command};
 use rig::error::{ExitCode, HasExitCode};
 
 fn main() {
+    // Hidden mode: ssh runs rig as its SSH_ASKPASS program for a password login.
+    if let Some(code) = rig::cli::secrets::askpass_main() {
+        std::process::exit(code);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -21,7 +25,8 @@ fn main() {
     let code = match run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("ERROR: {err:#}");
+            let text = format!("{err:#}");
+            eprintln!("ERROR: {}", rig::report::redact::redact_str(&text));
             ExitCode::Error
         }
     };
@@ -40,7 +45,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match result {
         Ok(code) => Ok(code),
         Err(e) => {
-            eprintln!("[ERROR]: {e}");
+            let text = e.to_string();
+            eprintln!("[ERROR]: {}", rig::report::redact::redact_str(&text));
             Ok(e.exit_code())
         }
     }

@@ -45,7 +45,7 @@ fn vaulted_vars_files_and_values_are_decrypted_with_the_given_passwords() {
         ],
     );
     assert_eq!(rc, 0, "{out}");
-    assert!(out.contains("\"msg\": \"28 5432 16 prod-only\""), "{out}");
+    assert!(out.contains("\"msg\": \"28 5432 16 ********\""), "{out}");
 
     let (rc, out) = run(dir.path(), &[]);
     assert_ne!(rc, 0, "without a password the run must fail: {out}");

@@ -135,6 +135,13 @@ pub struct RunOptions {
     /// Ask for the privilege escalation password.
     #[arg(short = 'K', long = "ask-become-pass")]
     pub ask_become_pass: bool,
+    /// Ask for the connection password (SSH password login; ansible_password beats it).
+    #[arg(short = 'k', long = "ask-pass")]
+    pub ask_pass: bool,
+    /// Show values that came from the vault instead of masking them as ******** (see README
+    /// "Secrets"); no_log results stay hidden.
+    #[arg(long = "show-secrets")]
+    pub show_secrets: bool,
     /// Vault password file (may be repeated); an executable file is run and its output used.
     #[arg(long = "vault-password-file", visible_alias = "vault-pass-file")]
     pub vault_password_files: Vec<String>,

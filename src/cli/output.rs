@@ -54,6 +54,8 @@ impl Sinks {
             Some(j) => Arc::new(Tee(vec![printer, Box::new(Shared(j.clone()))])),
             None => Arc::from(printer),
         };
+        // Every printer sees the events with the secrets masked (README "Secrets").
+        let sink: Arc<dyn Sink> = Arc::new(crate::report::redact::Redacting(sink));
         Sinks { sink, junit }
     }
 

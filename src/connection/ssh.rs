@@ -92,6 +92,8 @@ pub struct SshTarget {
     pub become_password: Option<String>,
     /// Channels opened at once on the master (sshd's `MaxSessions`, 10 by default).
     pub max_sessions: usize,
+    /// `ansible_password` / `-k`: log in with this password (see [`askpass`]).
+    pub password: Option<String>,
 }
 
 impl SshTarget {
@@ -111,6 +113,7 @@ impl SshTarget {
             connect_retries: 0,
             become_password: None,
             max_sessions: 10,
+            password: None,
         }
     }
 }
@@ -180,6 +183,11 @@ impl SshTarget {
             _ => "ansible_sudo_pass",
         };
         t.become_password = last(&["ansible_become_password", "ansible_become_pass", specific]);
+        t.password = last(&[
+            "ansible_password",
+            "ansible_ssh_pass",
+            "ansible_ssh_password",
+        ]);
         Ok(t)
     }
 }
@@ -396,8 +404,6 @@ impl SshConnection {
             "-M".into(),
             "-f".into(),
             "-N".into(),
-            "-o".into(),
-            "BatchMode=yes".into(),
             // The master exits by itself a minute after its last channel closes, so a controller
             // killed without a chance to clean up leaves no ssh behind for long.
             "-o".into(),
@@ -412,12 +418,7 @@ impl SshConnection {
         if let Some(key) = &t.private_key_file {
             a.extend(["-o".into(), format!("IdentityFile=\"{}\"", key.display())]);
         }
-        a.extend([
-            "-o".into(),
-            "KbdInteractiveAuthentication=no".into(),
-            "-o".into(),
-            "PasswordAuthentication=no".into(),
-        ]);
+        a.extend(askpass::auth_options(t.password.is_some()));
         if let Some(user) = &t.user {
             a.extend(["-o".into(), format!("User=\"{user}\"")]);
         }
@@ -479,7 +480,20 @@ impl SshConnection {
                 return Err((e.to_string(), false));
             }
         };
-        let status = tokio::process::Command::new("ssh")
+        let mut ssh = tokio::process::Command::new("ssh");
+        // With a password, ssh asks rig itself for it (askpass); the file goes once ssh has
+        // logged in (`-f` returns then) or failed.
+        let _password_file = match &self.target.password {
+            Some(pw) => match askpass::prepare(&mut ssh, &dir, pw) {
+                Ok(f) => Some(f),
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&dir);
+                    return Err((format!("cannot hand the password to ssh: {e}"), false));
+                }
+            },
+            None => None,
+        };
+        let status = ssh
             .args(&args)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
@@ -1199,6 +1213,72 @@ impl Drop for SshConnection {
                 .status();
             let _ = std::fs::remove_dir_all(&m.dir);
         }
+    }
+}
+
+/// Password logins through the system OpenSSH, without sshpass.
+///
+/// ssh runs its `SSH_ASKPASS` program (here: rig itself, in the hidden mode of
+/// `crate::cli::secrets::askpass_main`, forced by `SSH_ASKPASS_REQUIRE=force`) and reads the
+/// password from its stdout. The password reaches that program through a 0600 file in the
+/// connection's 0700 directory whose *path* is in the environment; it is never in an argv or an
+/// environment, and the file is removed as soon as the master has logged in (or failed).
+/// Only the master authenticates: the multiplexed channels and shells reuse it.
+mod askpass {
+    use std::path::{Path, PathBuf};
+
+    /// The authentication options: key/agent only (never a prompt) without a password; with
+    /// one, password and keyboard-interactive too, a single attempt.
+    pub(super) fn auth_options(password: bool) -> Vec<String> {
+        let opts: &[&str] = if password {
+            &[
+                "BatchMode=no",
+                "PasswordAuthentication=yes",
+                "KbdInteractiveAuthentication=yes",
+                "NumberOfPasswordPrompts=1",
+            ]
+        } else {
+            &[
+                "BatchMode=yes",
+                "KbdInteractiveAuthentication=no",
+                "PasswordAuthentication=no",
+            ]
+        };
+        opts.iter()
+            .flat_map(|o| ["-o".to_string(), o.to_string()])
+            .collect()
+    }
+
+    /// Removes the password file when dropped.
+    pub(super) struct PasswordFile(PathBuf);
+
+    impl Drop for PasswordFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    /// Writes the password file in `dir` and sets ssh's askpass environment on `cmd`.
+    pub(super) fn prepare(
+        cmd: &mut tokio::process::Command,
+        dir: &Path,
+        password: &str,
+    ) -> std::io::Result<PasswordFile> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let exe = std::env::current_exe()?;
+        let path = dir.join("askpass");
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)?;
+        let guard = PasswordFile(path.clone());
+        f.write_all(password.as_bytes())?;
+        cmd.env("SSH_ASKPASS", exe)
+            .env("SSH_ASKPASS_REQUIRE", "force")
+            .env(crate::cli::secrets::ASKPASS_FILE_ENV, &path);
+        Ok(guard)
     }
 }
 

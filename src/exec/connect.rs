@@ -68,6 +68,14 @@ pub(crate) async fn connection_for(
             t.become_password = vars("ansible_become_password")
                 .or_else(|| vars("ansible_become_pass"))
                 .or_else(|| cfg.become_password.clone());
+            // As Ansible's ssh plugin: the last defined of these wins; `-k` is the default.
+            t.password = vars("ansible_ssh_password")
+                .or_else(|| vars("ansible_ssh_pass"))
+                .or_else(|| vars("ansible_password"))
+                .or_else(|| cfg.remote_password.clone());
+            for pw in [&t.password, &t.become_password].into_iter().flatten() {
+                crate::vault::remember_secret(pw);
+            }
             Arc::new(SshConnection::connect(t).await?)
         }
         other => {

@@ -509,8 +509,11 @@ async fn run_on_host(
         };
         push_diff(pr, t, &res, info, host, &mut run.events);
         if kind == ResultKind::Failed {
+            // A no_log result has no msg: the error says it is hidden (Ansible prints the
+            // `fail` action's message there, leaking it).
             let msg = res
                 .get("msg")
+                .or_else(|| res.get("censored"))
                 .map(|m| {
                     m.as_str()
                         .map(str::to_string)
@@ -753,6 +756,7 @@ fn finish_single(
         // Ansible explains a failed task on stderr, with where the task is.
         let msg = res
             .get("msg")
+            .or_else(|| res.get("censored"))
             .map(|m| {
                 m.as_str()
                     .map(str::to_string)

@@ -10,6 +10,7 @@ mod json;
 mod junit;
 mod progress;
 pub mod pyjson;
+pub mod redact;
 
 pub use diff::render_diff;
 pub use event::{Event, HostStats, ResultKind, TaskInfo, TaskResult};
