@@ -61,17 +61,25 @@ fn execute(opts: RunOptions, o: &CliRunOptions) -> Result<ExitCode, RunError> {
         .map_err(|e| RunError::Fatal(format!("cannot start the async runtime: {e}")))?;
     let sinks = super::output::Sinks::new(o, opts.verbosity);
     let sink = sinks.sink.clone();
-    // Ctrl-C stops the run where it is: exit 99 as ansible-playbook does.
+    // Ctrl-C stops the run where it is: the run stops the commands in flight on the hosts,
+    // closes its connections and prints the recap; exit 99 as ansible-playbook does. A second
+    // Ctrl-C exits at once.
     let result = rt.block_on(async move {
-        tokio::select! {
-            r = crate::exec::run(opts, sink) => r,
-            _ = tokio::signal::ctrl_c() => {
-                eprintln!("[ERROR]: User interrupted execution");
-                Ok(ExitCode::Interrupted)
+        tokio::spawn(async {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                crate::exec::interrupt::trigger();
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    eprintln!("[ERROR]: User interrupted execution");
+                    std::process::exit(ExitCode::Interrupted as i32);
+                }
             }
-        }
+        });
+        crate::exec::run(opts, sink).await
     });
     sinks.finish();
+    if matches!(result, Ok(ExitCode::Interrupted)) {
+        eprintln!("[ERROR]: User interrupted execution");
+    }
     // RIG_STATS=1: the run's round trips on stderr (bench/lab-bench.sh reads them).
     if std::env::var("RIG_STATS").is_ok_and(|v| v == "1") {
         let (trips, conns) = crate::exec::last_run_stats();

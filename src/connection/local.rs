@@ -9,6 +9,9 @@ use tokio::io::AsyncWriteExt;
 #[derive(Debug, Default)]
 pub struct LocalConnection {
     round_trips: AtomicU64,
+    /// Process groups of the commands started and not yet reaped (each command is the leader of
+    /// its own group), for [`Connection::interrupt`].
+    inflight: std::sync::Mutex<std::collections::HashSet<u32>>,
 }
 
 impl LocalConnection {
@@ -46,10 +49,16 @@ impl Connection for LocalConnection {
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
+            // Its own process group: an interrupt stops the command and whatever it started.
+            .process_group(0)
             .spawn()
             .map_err(|e| ConnectionError::Other {
                 message: format!("cannot start {}: {e}", argv[0]),
             })?;
+        let pid = child.id();
+        if let (Some(pid), Ok(mut set)) = (pid, self.inflight.lock()) {
+            set.insert(pid);
+        }
         if let Some(mut stdin) = child.stdin.take() {
             let data = cmd.stdin.clone();
             tokio::spawn(async move {
@@ -62,6 +71,11 @@ impl Connection for LocalConnection {
             .map_err(|e| ConnectionError::Other {
                 message: format!("/bin/sh failed: {e}"),
             })?;
+        // Reaped: the group is gone (a future dropped before this point leaves the entry, so
+        // that an interrupt still stops the command).
+        if let (Some(pid), Ok(mut set)) = (pid, self.inflight.lock()) {
+            set.remove(&pid);
+        }
         Ok(Output {
             rc: out.status.code().unwrap_or(-1),
             stdout: out.stdout,
@@ -101,6 +115,33 @@ impl Connection for LocalConnection {
 
     async fn close(&self) -> Result<(), ConnectionError> {
         Ok(())
+    }
+
+    /// SIGTERM to the process group of every command in flight (their traps remove their temp
+    /// files), then waits up to 3 s for the groups to end.
+    async fn interrupt(&self) {
+        let groups: Vec<u32> = match self.inflight.lock() {
+            Ok(mut set) => set.drain().collect(),
+            Err(_) => return,
+        };
+        let signal = |sig: &str, g: u32| {
+            std::process::Command::new("kill")
+                .args([sig, "--", &format!("-{g}")])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        for g in &groups {
+            signal("-TERM", *g);
+        }
+        for _ in 0..30 {
+            if !groups.iter().any(|g| signal("-0", *g)) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 }
 

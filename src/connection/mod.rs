@@ -90,6 +90,11 @@ pub trait Connection: Send + Sync {
 
     /// Closes the connection (the remote shell and the master).
     async fn close(&self) -> Result<(), ConnectionError>;
+
+    /// The run was interrupted (Ctrl-C) while commands may be in flight: stop them on the
+    /// target, so that their traps remove their temp files. Called before [`Connection::close`];
+    /// does nothing by default.
+    async fn interrupt(&self) {}
 }
 
 /// Splits a string into words as Python's `shlex.split` does (what Ansible uses for

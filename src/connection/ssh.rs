@@ -1183,6 +1183,10 @@ impl Connection for SshConnection {
         self.round_trips.load(Ordering::Relaxed)
     }
 
+    async fn interrupt(&self) {
+        self.interrupt_remote().await;
+    }
+
     async fn close(&self) -> Result<(), ConnectionError> {
         let shells: Vec<RemoteShell> = match self.idle.lock() {
             Ok(mut idle) => idle.drain(..).collect(),
@@ -1196,6 +1200,38 @@ impl Connection for SshConnection {
             close_master(m).await;
         }
         Ok(())
+    }
+}
+
+/// Run on a fresh channel when the run is interrupted: every other session of this connection
+/// (the children of the `sshd*` process that serves it: the loops, and the commands they run)
+/// gets SIGTERM as a process group, so the loops' and the scripts' traps remove their temp files;
+/// then it waits up to 3 s for them to end.
+const INTERRUPT_SH: &str = r#"parent() { IFS= read -r _st 2>/dev/null < "/proc/$1/stat" || return 1; set -- ${_st##*) }; echo "$2"; }
+comm() { IFS= read -r _st 2>/dev/null < "/proc/$1/stat" || return 1; _c=${_st#*(}; echo "${_c%%)*}"; }
+me=$$; s=$(parent $$) || exit 0
+while [ "$s" -gt 1 ]; do case $(comm "$s") in sshd*) break;; esac; me=$s; s=$(parent "$s") || exit 0; done
+[ "$s" -gt 1 ] || exit 0
+others() { for d in /proc/[0-9]*; do p=${d#/proc/}; [ "$p" = "$me" ] && continue; [ "$(parent "$p")" = "$s" ] && echo "$p"; done; }
+for p in $(others); do kill -s TERM -- "-$p" 2>/dev/null || kill -s TERM "$p" 2>/dev/null; done
+i=0; while [ $i -lt 30 ] && [ -n "$(others)" ]; do sleep 0.1; i=$((i + 1)); done
+"#;
+
+impl SshConnection {
+    /// See [`Connection::interrupt`]: one fresh channel (outside the channel limit) that stops
+    /// the commands in flight on this connection.
+    async fn interrupt_remote(&self) {
+        let session = match self.master.try_lock() {
+            Ok(m) => m.as_ref().map(|m| m.session.clone()),
+            Err(_) => None,
+        };
+        let Some(session) = session else { return };
+        let mut cmd =
+            Session::to_raw_command(session, format!("/bin/sh -c {}", shell_quote(INTERRUPT_SH)));
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let _ = tokio::time::timeout(Duration::from_secs(6), cmd.output()).await;
     }
 }
 

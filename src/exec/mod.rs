@@ -16,6 +16,7 @@ mod connect;
 mod extra_vars;
 mod files;
 mod handlers;
+pub mod interrupt;
 mod inventory_view;
 mod join;
 mod listing;

@@ -155,28 +155,35 @@ pub async fn run(opts: RunOptions, sink: Arc<dyn Sink>) -> Result<ExitCode, RunE
         }
         return Ok(ExitCode::Ok);
     }
-    let mut stop = false;
-    for pb in &playbooks {
-        runner.emit(Event::PlaybookStart {
-            file: pb.path.display().to_string(),
-            check: false,
-        });
-        for play in &pb.plays {
-            let outcome = super::play::run_play(runner.clone(), pb, play).await?;
-            if outcome.break_run {
-                stop = true;
-                break;
+    let plays = async {
+        for pb in &playbooks {
+            runner.emit(Event::PlaybookStart {
+                file: pb.path.display().to_string(),
+                check: false,
+            });
+            for play in &pb.plays {
+                let outcome = super::play::run_play(runner.clone(), pb, play).await?;
+                if outcome.break_run {
+                    return Ok(());
+                }
             }
         }
-        if stop {
-            break;
-        }
-    }
+        Ok::<(), RunError>(())
+    };
+    // Ctrl-C (see interrupt.rs): the play in flight is dropped where it is.
+    let interrupted = tokio::select! {
+        r = plays => { r?; false }
+        _ = super::interrupt::wait() => true,
+    };
     let conns = runner
         .conns
         .lock()
         .map(|c| c.values().cloned().collect::<Vec<_>>())
         .unwrap_or_default();
+    if interrupted {
+        let stops: Vec<_> = conns.iter().map(|c| c.interrupt()).collect();
+        super::join::join_all(stops).await;
+    }
     let trips: u64 = conns.iter().map(|c| c.round_trips()).sum();
     LAST_RUN_STATS.store(trips, Ordering::Relaxed);
     LAST_RUN_HOSTS.store(conns.len() as u64, Ordering::Relaxed);
@@ -192,6 +199,9 @@ pub async fn run(opts: RunOptions, sink: Arc<dyn Sink>) -> Result<ExitCode, RunE
         hosts: hosts.clone(),
         check: runner.opts.check,
     });
+    if interrupted {
+        return Ok(ExitCode::Interrupted);
+    }
     let unreachable = runner
         .unreachable
         .lock()

@@ -83,6 +83,32 @@ pub struct Written {
 pub const BACKUP_SH: &str = r#"if [ -e "$d" ]; then b="$d.$$.$(date +%Y-%m-%d@%H:%M:%S)~"; cp -p "$d" "$b" || exit 1; printf 'backup=%s\n' "$b"; fi
 "#;
 
+/// Shell functions that tie an atomic write to the SSH session that started it. Without a
+/// terminal, sshd signals nothing when a connection is lost: the remote script would go on and
+/// rename a file whose run the controller already reported as failed. `rig_alive` checks that
+/// the nearest `sshd*` ancestor found at the start (the session process) still exists (always true
+/// when there is none, e.g. the local connection); `rig_watch` runs a watcher while `validate`
+/// runs that stops the command's whole process group (this script, the validator, the loop:
+/// their traps remove the temp files) once the session is gone; `rig_unwatch` stops it.
+pub const WATCH_FN: &str = r#"rig_sshd() {
+  _rig_q=$$
+  while [ "$_rig_q" -gt 1 ] 2>/dev/null; do
+    IFS= read -r _rig_st 2>/dev/null < "/proc/$_rig_q/stat" || return 0
+    _rig_c=${_rig_st#*(}; _rig_c=${_rig_c%%)*}
+    case $_rig_c in sshd*) rig_s=$_rig_q; return 0;; esac
+    set -- ${_rig_st##*) }; _rig_q=$2
+  done
+}
+rig_s=; rig_w=; rig_sshd
+rig_alive() { [ -z "$rig_s" ] || [ -e "/proc/$rig_s" ] || { echo "the SSH session is gone: not renaming" >&2; return 1; }; }
+rig_watch() {
+  [ -n "$rig_s" ] || return 0
+  ( trap - TERM; while [ -e "/proc/$rig_s" ]; do sleep 0.2; done; kill -TERM 0 ) >/dev/null 2>&1 </dev/null &
+  rig_w=$!
+}
+rig_unwatch() { [ -z "$rig_w" ] || kill "$rig_w" 2>/dev/null; rig_w=; }
+"#;
+
 /// Writes `data` to `spec.dest` in one round trip, in Ansible's order: backup, attributes on
 /// the temp file, validate, fsync, rename. On any failure the temp file is removed and the
 /// destination is untouched.
@@ -100,10 +126,17 @@ pub async fn atomic_write(
     if spec.make_parents {
         s.push_str(&format!("mkdir -p {} || exit 1\n", shell_quote(&dir)));
     }
+    s.push_str(WATCH_FN);
     s.push_str(&format!(
-        "d={}\ntmp=$(mktemp {}/.rig-tmp-XXXXXX) || exit 1\ntrap 'rm -f \"$tmp\" \"$tmp.o\" \"$tmp.e\"' EXIT\ncat > \"$tmp\" || exit 1\n",
+        "d={}\ntmp=$(mktemp {}/.rig-tmp-XXXXXX) || exit 1\ntrap 'rm -f \"$tmp\" \"$tmp.o\" \"$tmp.e\"' EXIT\ntrap 'exit 143' HUP INT TERM\ncat > \"$tmp\" || exit 1\n",
         shell_quote(&spec.dest),
         shell_quote(&dir)
+    ));
+    // A connection lost mid-transfer ends stdin early: never install a short file.
+    s.push_str(&format!(
+        "rig_n=$(stat -c %s \"$tmp\") || exit 1\nif [ \"$rig_n\" != {} ]; then echo \"short transfer: $rig_n of {} bytes arrived\" >&2; exit 1; fi\n",
+        data.len(),
+        data.len()
     ));
     if spec.backup {
         s.push_str(BACKUP_SH);
@@ -117,11 +150,11 @@ pub async fn atomic_write(
     if let Some(v) = validate {
         s.push_str(&v);
         s.push_str(
-            "\n\"$@\" >\"$tmp.o\" 2>\"$tmp.e\"; rc=$?\nif [ $rc -ne 0 ]; then printf 'vrc=%s\\nvout=%s\\nverr=%s\\n' $rc \"$(base64 -w0 < \"$tmp.o\")\" \"$(base64 -w0 < \"$tmp.e\")\"; exit 98; fi\n",
+            "\nrig_watch\n\"$@\" >\"$tmp.o\" 2>\"$tmp.e\"; rc=$?\nrig_unwatch\nif [ $rc -ne 0 ]; then printf 'vrc=%s\\nvout=%s\\nverr=%s\\n' $rc \"$(base64 -w0 < \"$tmp.o\")\" \"$(base64 -w0 < \"$tmp.e\")\"; exit 98; fi\n",
         );
     }
     s.push_str(
-        "sync \"$tmp\" 2>/dev/null\nmv -f \"$tmp\" \"$d\" || exit 1\necho '@@0'; rig_probe \"$d\" 0 0\nprintf 'md5=%s\\n' \"$(md5sum < \"$d\" | cut -c1-32)\"\n",
+        "sync \"$tmp\" 2>/dev/null\nrig_alive || exit 1\nmv -f \"$tmp\" \"$d\" || exit 1\necho '@@0'; rig_probe \"$d\" 0 0\nprintf 'md5=%s\\n' \"$(md5sum < \"$d\" | cut -c1-32)\"\n",
     );
     let out = run(ctx, s, data).await?;
     let text = out.stdout_str();
