@@ -37,6 +37,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let result = match cli.command {
         Command::Playbook(args) => rig::cli::playbook::run(args),
         Command::Deploy(args) => rig::cli::playbook::deploy(args),
+        Command::Plan(args) => rig::cli::plan::run(args),
+        Command::Apply(args) => rig::cli::apply::run(args),
         Command::Render(args) => return rig::cli::render::run(&args),
         Command::Inventory(args) => return rig::cli::inventory::run(&args),
         Command::Vars(args) => return rig::cli::vars::run(&args),

@@ -1,10 +1,12 @@
 //! The command line: one file per subcommand, each a thin layer that parses arguments and calls
 //! the library.
 
+pub mod apply;
 pub mod completions;
 pub mod inventory;
 mod one_host;
 pub mod output;
+pub mod plan;
 pub mod playbook;
 pub mod render;
 pub mod secrets;
@@ -24,6 +26,7 @@ Examples:
   rig vars -i inventories/staging --host staging-1.internal otel_sampling_percentage
   rig render roles/app/templates/app.conf.j2 -i inventories/prod --host web-1
   rig inventory -i inventories/prod --graph
+  rig plan -o plan.json -i inventories/prod site.yml && rig apply plan.json
   rig completions bash > /etc/bash_completion.d/rig";
 
 /// rig runs Ansible inventories, playbooks and roles unchanged, over SSH, with no Python on
@@ -62,6 +65,16 @@ pub enum Command {
         after_help = "Examples:\n  rig vars -i inventories/staging --host staging-1.internal\n  rig vars -i inventories/staging --host staging-1.internal otel_sampling_percentage\n  rig vars -i inventories/prod --host web-1 --playbook site.yml --output json"
     )]
     Vars(VarsArgs),
+    /// Record what a check run would change, with fingerprints of each host's state, to a plan file.
+    #[command(
+        after_help = "Examples:\n  rig plan -o plan.json -i inventories/prod site.yml\n  rig plan -o plan.json -i hosts.ini site.yml --limit web --tags deploy -e version=1.2.3\n  rig apply plan.json"
+    )]
+    Plan(plan::PlanArgs),
+    /// Apply a plan file exactly; refuses, changing nothing, if any host drifted since the plan.
+    #[command(
+        after_help = "Examples:\n  rig plan -o plan.json -i inventories/prod site.yml && rig apply plan.json\n  rig apply plan.json   # exit 1 and the drifted host and file when a host changed since"
+    )]
+    Apply(apply::ApplyArgs),
     /// Print a shell completion script (bash, zsh, fish, ...).
     #[command(
         after_help = "Examples:\n  rig completions bash > ~/.local/share/bash-completion/completions/rig\n  rig completions zsh > ~/.zfunc/_rig\n  rig completions fish > ~/.config/fish/completions/rig.fish"

@@ -97,18 +97,25 @@ fn config(o: &CliRunOptions) -> Result<crate::config::Config, RunError> {
 
 /// `rig playbook`.
 pub fn run(args: PlaybookArgs) -> Result<ExitCode, RunError> {
+    execute(prepare(&args)?, &args.run)
+}
+
+/// The run options of `rig playbook ARGS` (also used by `rig plan` and `rig apply`).
+pub(crate) fn prepare(args: &PlaybookArgs) -> Result<RunOptions, RunError> {
     let config = config(&args.run)?;
     let inventories = if !args.inventory.is_empty() {
-        args.inventory
+        args.inventory.clone()
     } else if !config.inventory.is_empty() {
         config.inventory.clone()
     } else {
         default_inventory()
     };
-    execute(
-        options(inventories, args.playbooks, &args.run, config),
+    Ok(options(
+        inventories,
+        args.playbooks.clone(),
         &args.run,
-    )
+        config,
+    ))
 }
 
 /// `rig deploy --inventory NAME` = `rig playbook -i inventories/NAME site.yml`.
