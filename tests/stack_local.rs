@@ -76,6 +76,8 @@ fn local_check_diff_matches_ansible_and_writes_nothing() {
     let root = root();
     let sandbox = Path::new("/tmp/rig-local");
     let _ = std::fs::remove_dir_all(sandbox);
+    // the local inventory's Tempo download goes next to the sandbox (tempo_archive)
+    let _ = std::fs::remove_file("/tmp/rig-local-tempo.tar.gz");
     let out = rig(
         &["deploy", "--inventory", "local", "--check", "--diff"],
         &root,
