@@ -93,15 +93,19 @@ pub(crate) fn notify(pr: &PlayRun, host: &str, names: &[String]) -> Result<(), R
     Ok(())
 }
 
-/// Runs notified handlers in definition order for the hosts that notified them.
-pub(crate) async fn flush(pr: &Arc<PlayRun>) -> Result<(), RunError> {
+/// Runs notified handlers in definition order for the hosts that notified them (only for
+/// the hosts in `only` when given: the free strategy flushes each host on its own).
+pub(crate) async fn flush(pr: &Arc<PlayRun>, only: Option<&[String]>) -> Result<(), RunError> {
     // Handlers may notify handlers: repeat while something is pending.
     for _ in 0..16 {
         let handlers = pr.handlers.lock().map(|h| h.clone()).unwrap_or_default();
         let pending = pr
             .notified
             .lock()
-            .map(|n| n.values().any(|s| !s.is_empty()))
+            .map(|n| {
+                n.iter()
+                    .any(|(h, s)| !s.is_empty() && only.is_none_or(|o| o.contains(h)))
+            })
             .unwrap_or(false);
         if !pending {
             return Ok(());
@@ -110,6 +114,9 @@ pub(crate) async fn flush(pr: &Arc<PlayRun>) -> Result<(), RunError> {
         for (i, h) in handlers.iter().enumerate() {
             let mut hosts = Vec::new();
             for host in &batch {
+                if only.is_some_and(|o| !o.contains(host)) {
+                    continue;
+                }
                 let take = pr
                     .notified
                     .lock()
@@ -254,7 +261,12 @@ pub(crate) async fn run_meta(
         }
     }
     if flush_now {
-        flush(pr).await?;
+        let free = pr
+            .play
+            .strategy
+            .as_deref()
+            .is_some_and(|s| s.ends_with("free"));
+        flush(pr, free.then_some(hosts)).await?;
     }
     Ok(vec![])
 }

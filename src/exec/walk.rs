@@ -309,6 +309,7 @@ async fn run_include(
                 file: target.clone(),
                 hosts: ghosts.clone(),
                 label: label.clone(),
+                task: Some(super::task::task_info(pr, t, None, scope.handler)),
             });
             if let Some(apply) = t.args.get("apply")
                 && let Ok(tags) = apply.get_attr("tags")
@@ -353,6 +354,7 @@ async fn run_include(
                 file: name.clone(),
                 hosts: ghosts.clone(),
                 label: label.clone(),
+                task: Some(super::task::task_info(pr, t, None, scope.handler)),
             });
             let public = t.args.get("public").is_some_and(Value::is_true);
             if public && let Ok(mut d) = pr.dyn_roles.lock() {
