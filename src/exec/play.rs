@@ -289,8 +289,12 @@ pub(crate) async fn run_play(
         }
         if pr.abort.load(Ordering::Relaxed) {
             // Handlers still run for hosts that notified them when forced.
+            // (the abort is lifted for this flush; a failure in it with any_errors_fatal
+            // stops it again).
             if pr.force_handlers {
+                pr.abort.store(false, Ordering::Relaxed);
                 super::handlers::flush(&pr, None).await?;
+                pr.abort.store(true, Ordering::Relaxed);
             }
             break_run = true;
             break;

@@ -148,8 +148,10 @@ fn reachable(pr: &PlayRun, h: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Not unreachable, ended or failed (a host may fail outside the walk: in a handler run by
+/// `meta: flush_handlers`).
 fn still_running(pr: &PlayRun, h: &str) -> bool {
-    reachable(pr, h) && !pr.ended.lock().map(|e| e.contains(h)).unwrap_or(false)
+    reachable(pr, h) && !pr.ended.lock().map(|e| e.contains(h)).unwrap_or(false) && !pr.is_failed(h)
 }
 
 /// any_errors_fatal and max_fail_percentage, checked after each task.
