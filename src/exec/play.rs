@@ -191,6 +191,9 @@ pub(crate) async fn run_play(
         .inv
         .select(&pattern, r.opts.limit.as_deref())
         .map_err(|e| RunError::Fatal(e.to_string()))?;
+    // Ansible makes the serial batches from every host of the play, also those that failed
+    // or were unreachable in an earlier play (their batch slots stay empty).
+    let batch_source = hosts.clone();
     if let Ok(u) = r.unreachable.lock() {
         hosts.retain(|h| !u.contains(h));
     }
@@ -255,10 +258,14 @@ pub(crate) async fn run_play(
         section: Mutex::new(Section::PreTasks),
         cleared: Mutex::new(IndexSet::new()),
     });
-    let all_batches = batches(&hosts, play.serial.as_ref());
+    let all_batches = batches(&batch_source, play.serial.as_ref());
     let mut break_run = false;
-    for batch in all_batches {
+    for mut batch in all_batches {
         r.emit(play_start.clone());
+        batch.retain(|h| hosts.contains(h));
+        if batch.is_empty() {
+            continue;
+        }
         if let Ok(mut b) = pr.batch.lock() {
             *b = batch.clone();
         }
