@@ -13,11 +13,6 @@ use std::process::Command;
 /// so the list stays honest.
 const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     (
-        "013-strategy-free",
-        "free strategy: rig runs each host through its tasks concurrently and reports in host \
-         order; Ansible's interleaving of banners under forks=1 is not reproduced",
-    ),
-    (
         "130-check-diff-three-files",
         "template module: Ansible's `+++ after:` names its temporary copy of the source \
          (~/.ansible/tmp/...); rig's template module names the source itself",

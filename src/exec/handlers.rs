@@ -93,23 +93,45 @@ pub(crate) fn notify(pr: &PlayRun, host: &str, names: &[String]) -> Result<(), R
     Ok(())
 }
 
-/// Runs notified handlers in definition order for the hosts that notified them.
-pub(crate) async fn flush(pr: &Arc<PlayRun>) -> Result<(), RunError> {
+/// Runs notified handlers in definition order for the hosts that notified them (only for
+/// the hosts in `only` when given: the free strategy flushes each host on its own).
+///
+/// As in Ansible 2.19: a host that fails in a handler runs none of its other handlers in this
+/// flush; they stay notified (a forced flush later runs them, e.g. at the end of the section).
+/// When a handler failure stops the play (any_errors_fatal), the flush stops too, and the
+/// handlers not run yet stay notified for the final forced flush.
+pub(crate) async fn flush(pr: &Arc<PlayRun>, only: Option<&[String]>) -> Result<(), RunError> {
+    let failed_at_start = pr.failed.lock().map(|f| f.clone()).unwrap_or_default();
+    // Hosts that failed during this flush: their notifications wait for a later flush.
+    let deferred = |host: &str| pr.is_failed(host) && !failed_at_start.contains(host);
     // Handlers may notify handlers: repeat while something is pending.
     for _ in 0..16 {
+        if pr.abort.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         let handlers = pr.handlers.lock().map(|h| h.clone()).unwrap_or_default();
         let pending = pr
             .notified
             .lock()
-            .map(|n| n.values().any(|s| !s.is_empty()))
+            .map(|n| {
+                n.iter().any(|(h, s)| {
+                    !s.is_empty() && only.is_none_or(|o| o.contains(h)) && !deferred(h)
+                })
+            })
             .unwrap_or(false);
         if !pending {
             return Ok(());
         }
         let batch = pr.batch.lock().map(|b| b.clone()).unwrap_or_default();
         for (i, h) in handlers.iter().enumerate() {
+            if pr.abort.load(Ordering::Relaxed) {
+                return Ok(());
+            }
             let mut hosts = Vec::new();
             for host in &batch {
+                if only.is_some_and(|o| !o.contains(host)) || deferred(host) {
+                    continue;
+                }
                 let take = pr
                     .notified
                     .lock()
@@ -254,7 +276,12 @@ pub(crate) async fn run_meta(
         }
     }
     if flush_now {
-        flush(pr).await?;
+        let free = pr
+            .play
+            .strategy
+            .as_deref()
+            .is_some_and(|s| s.ends_with("free"));
+        flush(pr, free.then_some(hosts)).await?;
     }
     Ok(vec![])
 }

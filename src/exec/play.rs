@@ -191,6 +191,9 @@ pub(crate) async fn run_play(
         .inv
         .select(&pattern, r.opts.limit.as_deref())
         .map_err(|e| RunError::Fatal(e.to_string()))?;
+    // Ansible makes the serial batches from every host of the play, also those that failed
+    // or were unreachable in an earlier play (their batch slots stay empty).
+    let batch_source = hosts.clone();
     if let Ok(u) = r.unreachable.lock() {
         hosts.retain(|h| !u.contains(h));
     }
@@ -255,10 +258,14 @@ pub(crate) async fn run_play(
         section: Mutex::new(Section::PreTasks),
         cleared: Mutex::new(IndexSet::new()),
     });
-    let all_batches = batches(&hosts, play.serial.as_ref());
+    let all_batches = batches(&batch_source, play.serial.as_ref());
     let mut break_run = false;
-    for batch in all_batches {
+    for mut batch in all_batches {
         r.emit(play_start.clone());
+        batch.retain(|h| hosts.contains(h));
+        if batch.is_empty() {
+            continue;
+        }
         if let Ok(mut b) = pr.batch.lock() {
             *b = batch.clone();
         }
@@ -268,34 +275,33 @@ pub(crate) async fn run_play(
         pr.load_vars_files(&batch)?;
         let before_failed = pr.failed.lock().map(|f| f.len()).unwrap_or(0);
         super::walk::gather_facts(&pr, &batch).await;
-        for section in [Section::PreTasks, Section::Tasks, Section::PostTasks] {
-            if pr.end_play.load(Ordering::Relaxed) || pr.abort.load(Ordering::Relaxed) {
-                break;
+        let active = pr.batch_active();
+        if free && active.len() > 1 {
+            // free: every host goes through the sections and its own handler flushes
+            // without waiting for the others (Ansible's free strategy has no barrier).
+            let futs: Vec<_> = active
+                .into_iter()
+                .map(|h| {
+                    Box::pin(run_host_free(&pr, h))
+                        as std::pin::Pin<
+                            Box<dyn std::future::Future<Output = Result<(), RunError>> + Send + '_>,
+                        >
+                })
+                .collect();
+            for res in super::join::join_all(futs).await {
+                res?;
             }
-            if let Ok(mut s) = pr.section.lock() {
-                *s = section;
-            }
-            let items = match section {
-                Section::PreTasks => &play.pre_tasks,
-                Section::Tasks => &play.tasks,
-                Section::PostTasks => &play.post_tasks,
-            };
-            let active = pr.batch_active();
-            if !active.is_empty() {
-                super::walk::run_items(&pr, items, active, &Scope::default()).await?;
-            }
-            if pr.abort.load(Ordering::Relaxed) {
-                break;
-            }
-            super::handlers::flush(&pr).await?;
-            if pr.batch_active().is_empty() {
-                break;
-            }
+        } else {
+            run_sections_linear(&pr).await?;
         }
         if pr.abort.load(Ordering::Relaxed) {
             // Handlers still run for hosts that notified them when forced.
+            // (the abort is lifted for this flush; a failure in it with any_errors_fatal
+            // stops it again).
             if pr.force_handlers {
-                super::handlers::flush(&pr).await?;
+                pr.abort.store(false, Ordering::Relaxed);
+                super::handlers::flush(&pr, None).await?;
+                pr.abort.store(true, Ordering::Relaxed);
             }
             break_run = true;
             break;
@@ -321,6 +327,73 @@ pub(crate) async fn run_play(
         all.extend(failed.iter().filter(|h| !cleared.contains(*h)).cloned());
     }
     Ok(PlayOutcome { break_run })
+}
+
+/// The linear strategy's sections: every section runs for the batch's active hosts, then the
+/// handlers they notified.
+async fn run_sections_linear(pr: &Arc<PlayRun>) -> Result<(), RunError> {
+    for section in [Section::PreTasks, Section::Tasks, Section::PostTasks] {
+        if pr.end_play.load(Ordering::Relaxed) || pr.abort.load(Ordering::Relaxed) {
+            break;
+        }
+        if let Ok(mut s) = pr.section.lock() {
+            *s = section;
+        }
+        let active = pr.batch_active();
+        if !active.is_empty() {
+            super::walk::run_items(
+                pr,
+                section_items(&pr.play, section),
+                active,
+                &Scope::default(),
+            )
+            .await?;
+        }
+        if pr.abort.load(Ordering::Relaxed) {
+            break;
+        }
+        super::handlers::flush(pr, None).await?;
+        if pr.batch_active().is_empty() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The free strategy for one host: its sections and its handler flushes, without waiting for
+/// the other hosts of the batch.
+async fn run_host_free(pr: &Arc<PlayRun>, host: String) -> Result<(), RunError> {
+    let only = [host];
+    for section in [Section::PreTasks, Section::Tasks, Section::PostTasks] {
+        if pr.end_play.load(Ordering::Relaxed) || pr.abort.load(Ordering::Relaxed) {
+            break;
+        }
+        if pr.batch_active().contains(&only[0]) {
+            super::walk::run_items(
+                pr,
+                section_items(&pr.play, section),
+                only.to_vec(),
+                &Scope::default(),
+            )
+            .await?;
+        }
+        if pr.abort.load(Ordering::Relaxed) {
+            break;
+        }
+        super::handlers::flush(pr, Some(&only)).await?;
+        if !pr.batch_active().contains(&only[0]) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn section_items(play: &Play, section: Section) -> &[crate::playbook::Item] {
+    match section {
+        Section::PreTasks => &play.pre_tasks,
+        Section::Tasks => &play.tasks,
+        Section::PostTasks => &play.post_tasks,
+    }
 }
 
 impl PlayRun {

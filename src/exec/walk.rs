@@ -148,8 +148,10 @@ fn reachable(pr: &PlayRun, h: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Not unreachable, ended or failed (a host may fail outside the walk: in a handler run by
+/// `meta: flush_handlers`).
 fn still_running(pr: &PlayRun, h: &str) -> bool {
-    reachable(pr, h) && !pr.ended.lock().map(|e| e.contains(h)).unwrap_or(false)
+    reachable(pr, h) && !pr.ended.lock().map(|e| e.contains(h)).unwrap_or(false) && !pr.is_failed(h)
 }
 
 /// any_errors_fatal and max_fail_percentage, checked after each task.
@@ -309,6 +311,7 @@ async fn run_include(
                 file: target.clone(),
                 hosts: ghosts.clone(),
                 label: label.clone(),
+                task: Some(super::task::task_info(pr, t, None, scope.handler)),
             });
             if let Some(apply) = t.args.get("apply")
                 && let Ok(tags) = apply.get_attr("tags")
@@ -353,6 +356,7 @@ async fn run_include(
                 file: name.clone(),
                 hosts: ghosts.clone(),
                 label: label.clone(),
+                task: Some(super::task::task_info(pr, t, None, scope.handler)),
             });
             let public = t.args.get("public").is_some_and(Value::is_true);
             if public && let Ok(mut d) = pr.dyn_roles.lock() {

@@ -81,6 +81,9 @@ pub enum Event {
         file: String,
         hosts: Vec<String>,
         label: Option<Value>,
+        /// The include task (the free strategy prints its banner before the line).
+        #[serde(skip)]
+        task: Option<TaskInfo>,
     },
     Retry {
         task: TaskInfo,

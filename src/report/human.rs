@@ -424,7 +424,15 @@ impl Sink for HumanPrinter {
                     }
                 }
             }
-            Event::Included { file, hosts, label } => {
+            Event::Included {
+                file,
+                hosts,
+                label,
+                task,
+            } => {
+                if let (true, Some(t)) = (st.free, task) {
+                    self.ensure_banner(&mut st, t);
+                }
                 let mut msg = format!("included: {file} for {}", hosts.join(", "));
                 if let Some(l) = label {
                     msg.push_str(&format!(" => (item={})", py_str(l)));

@@ -2,6 +2,7 @@
 """Normalizer of the playbook conformance suite (see README.md for the rules).
 
   normalize.py events --out DIR --case DIR   < stdout  > events
+  normalize.py events --per-host --out DIR --case DIR   (strategy: free; see per_host)
   normalize.py stdout --out DIR --case DIR   < stdout  > stdout
   normalize.py files DIR DEST                 (writes DEST/files.txt and DEST/files/)
 
@@ -83,10 +84,11 @@ def events(lines):
             continue
         if line.startswith("--- before"):
             # a diff block: runs until the first empty line
-            out.append(line)
+            block = [line]
             while i < n and lines[i].rstrip("\n") != "":
-                out.append(lines[i].rstrip("\n"))
+                block.append(lines[i].rstrip("\n"))
                 i += 1
+            out.append("\n".join(block))
             continue
         if line.startswith(("...ignoring", "included: ", "FAILED - RETRYING: ")):
             out.append(line)
@@ -115,6 +117,67 @@ def events(lines):
             out.append(line.rstrip())
             continue
         # everything else is noise: [WARNING]/[ERROR] blocks, "Pausing for ..", blank lines
+    return out
+
+
+RESULT_HOST = re.compile(r"^(?:\w+: |FAILED - RETRYING: )\[([^\]\s]+)")
+INCLUDED = re.compile(r"^included: (.*) for (.*?)( => \(item=.*\))?$")
+
+
+def per_host(evs):
+    """Regroup the events of each play by host, for the free strategy.
+
+    Under `strategy: free` hosts do not wait for each other, so how Ansible interleaves their
+    results (and repeats task banners) depends on timing. What is deterministic: the play
+    banners, the sequence of results of each host, and the recap. Within each play, every
+    result becomes `HOST | TASK [name] | result line`, grouped by host (hosts sorted, each
+    host's results in their order); an `included: F for h1, h2` line becomes one line per host;
+    a diff block goes with the host result after it and `...ignoring` with the one before it.
+    Lines naming no host (`NO MORE HOSTS LEFT`, `skipping: no hosts matched`) follow the
+    hosts' lines, in order.
+    """
+    out, groups, other = [], {}, []
+    task, last_host, pending = "", None, []
+
+    def flush():
+        for h in sorted(groups):
+            out.extend(groups[h])
+        out.extend(other)
+        groups.clear()
+        del other[:]
+
+    for e in evs:
+        m = HEADER.match(e)
+        if m and m.group(1) != "PLAY":
+            task = e
+            continue
+        if m or e == "PLAY RECAP" or RECAP.match(e):
+            flush()
+            out.append(e)
+            continue
+        if e.startswith("--- before"):
+            pending.append(e)
+            continue
+        if e.startswith("...ignoring") and last_host is not None:
+            groups[last_host].append("%s | %s | %s" % (last_host, task, e))
+            continue
+        m = INCLUDED.match(e)
+        if m:
+            for h in m.group(2).split(", "):
+                line = "included: %s for %s%s" % (m.group(1), h, m.group(3) or "")
+                groups.setdefault(h, []).append("%s | %s | %s" % (h, task, line))
+            continue
+        m = RESULT_HOST.match(e)
+        if m:
+            h = m.group(1)
+            g = groups.setdefault(h, [])
+            g.extend("%s | %s | %s" % (h, task, d) for d in pending)
+            del pending[:]
+            g.append("%s | %s | %s" % (h, task, e))
+            last_host = h
+            continue
+        other.append(e)
+    flush()
     return out
 
 
@@ -176,8 +239,13 @@ def main(argv):
         return 0
     mode = argv[1]
     out = case = None
+    by_host = False
     rest = argv[2:]
     while rest:
+        if rest[0] == "--per-host":
+            by_host = True
+            rest = rest[1:]
+            continue
         if rest[0] == "--out":
             out = rest[1]
         elif rest[0] == "--case":
@@ -187,6 +255,8 @@ def main(argv):
     lines = [substitute(l, out, case) for l in text.split("\n")]
     if mode == "events":
         res = events(lines)
+        if by_host:
+            res = per_host(res)
     elif mode == "stdout":
         res = stdout_mode(lines)
     else:

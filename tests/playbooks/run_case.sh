@@ -35,12 +35,18 @@ if [ -f "$case_dir/args" ]; then
   done < "$case_dir/args"
 fi
 
+# strategy: free anywhere in the playbook: results are compared per host (normalize.py per_host)
+per_host=()
+if grep -Eq '^[[:space:]-]*strategy:[[:space:]]*["'"'"']?(ansible\.builtin\.)?free' "$case_dir/playbook.yml" 2>/dev/null; then
+  per_host=(--per-host)
+fi
+
 rm -rf "$result"
 mkdir -p "$result"
 (cd "$case_dir" && timeout 300 "${candidate[@]}" "${inv[@]}" playbook.yml -e "out=$out" "${args[@]}" \
   </dev/null >"$scratch/stdout" 2>"$scratch/stderr")
 echo $? > "$result/rc"
-python3 "$here/normalize.py" "$mode" --out "$out" --case "$case_dir" <"$scratch/stdout" >"$result/$mode"
+python3 "$here/normalize.py" "$mode" "${per_host[@]}" --out "$out" --case "$case_dir" <"$scratch/stdout" >"$result/$mode"
 { cat "$scratch/stdout"; echo "----- stderr"; cat "$scratch/stderr"; } \
   | python3 "$here/normalize.py" stdout --out "$out" --case "$case_dir" >"$result/raw.txt"
 python3 "$here/normalize.py" files "$out" "$result"
