@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use rig::cli::{Cli, Command};
-use rig::error::{ExitCode, HasExitCode};
+use rig::error::{ExitCode, HasExitCode, HasHint};
 
 fn main() {
     let cli = match Cli::try_parse() {
@@ -41,6 +41,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Ok(code) => Ok(code),
         Err(e) => {
             eprintln!("[ERROR]: {e}");
+            if let Some(hint) = e.hint() {
+                eprintln!("hint: {hint}");
+            }
             Ok(e.exit_code())
         }
     }

@@ -187,10 +187,19 @@ pub(crate) async fn run_play(
     } else {
         pattern
     };
-    let mut hosts = r
+    let (mut hosts, warnings) = r
         .inv
-        .select(&pattern, r.opts.limit.as_deref())
+        .select_warn(&pattern, r.opts.limit.as_deref())
         .map_err(|e| RunError::Fatal(e.to_string()))?;
+    for message in warnings {
+        let hint = message.starts_with("Could not match");
+        r.emit(Event::Warning { message });
+        if hint {
+            r.emit(Event::Warning {
+                message: format!("hint: {}", crate::error::hints::PATTERN),
+            });
+        }
+    }
     if let Ok(u) = r.unreachable.lock() {
         hosts.retain(|h| !u.contains(h));
     }
@@ -268,6 +277,7 @@ pub(crate) async fn run_play(
         pr.load_vars_files(&batch)?;
         let before_failed = pr.failed.lock().map(|f| f.len()).unwrap_or(0);
         super::walk::gather_facts(&pr, &batch).await;
+        super::preflight::check(&pr, &batch)?;
         for section in [Section::PreTasks, Section::Tasks, Section::PostTasks] {
             if pr.end_play.load(Ordering::Relaxed) || pr.abort.load(Ordering::Relaxed) {
                 break;
