@@ -141,10 +141,12 @@ pub async fn run(opts: RunOptions, sink: Arc<dyn Sink>) -> Result<ExitCode, RunE
     let unparsed = inventory_warnings
         .iter()
         .any(|w| w.starts_with("Unable to parse"));
-    for message in inventory_warnings {
+    // Without -i (implicit localhost only) the warnings would be noise in every ad-hoc run.
+    let given = !opts.inventories.is_empty();
+    for message in inventory_warnings.into_iter().filter(|_| given) {
         sink.emit(&Event::Warning { message });
     }
-    if unparsed {
+    if given && unparsed {
         sink.emit(&Event::Warning {
             message: format!("hint: {}", crate::error::hints::INVENTORY_UNPARSED),
         });
