@@ -51,3 +51,38 @@ pub enum ExitCode {
 pub trait HasExitCode {
     fn exit_code(&self) -> ExitCode;
 }
+
+/// A one-line suggestion on what to do about an error; `main.rs` prints it under the error.
+pub trait HasHint {
+    fn hint(&self) -> Option<String>;
+}
+
+/// Hints shared by the error types, keyed by what went wrong.
+pub mod hints {
+    pub const YAML: &str = "fix the YAML at the position shown: indentation, quoting (a value \
+        starting with `{{` or holding `: ` must be quoted), unclosed brackets or quotes";
+    pub const JSON: &str = "fix the JSON at the position shown (a trailing comma or an unclosed \
+        bracket is the usual cause)";
+    pub const UNKNOWN_MODULE: &str = "check the module name's spelling (`ansible.builtin.NAME` or \
+        the short NAME); rig runs the modules listed in README.md";
+    pub const UNKNOWN_KEYWORD: &str = "a task holds one module plus task keywords (when, loop, \
+        register, ...): check the spelling of the keyword named, and indent module arguments \
+        under the module";
+    pub const PLAYBOOK: &str = "fix the playbook at the position shown";
+    pub const MISSING_PLAYBOOK: &str =
+        "check the playbook path (relative to the current directory)";
+    pub const INVENTORY: &str = "check the inventory (-i) and --limit: `rig inventory -i SOURCE \
+        --graph` shows the hosts rig sees";
+    pub const INVENTORY_UNPARSED: &str = "fix the inventory at the position shown above (as \
+        Ansible, rig goes on without it: a play on its hosts matches nothing)";
+    pub const PATTERN: &str = "check the play's `hosts:` pattern against `rig inventory -i \
+        SOURCE --graph` (names, groups, globs, `~regex`, `group[N:M]` slices)";
+    pub const LIMIT: &str = "check the --limit pattern against `rig inventory -i SOURCE --graph`; \
+        patterns are names, groups, globs, `~regex`, `[N:M]` slices, joined by `,`, `:&`, `:!`";
+    pub const TEMPLATE_SYNTAX: &str = "fix the Jinja syntax at the position shown (matching \
+        `{% if %}`/`{% endif %}`, closed `{{ }}` and parentheses)";
+    pub const UNDEFINED: &str = "define the variable (inventory, group_vars, vars:, -e) or guard \
+        it with `| default(...)` / `when: NAME is defined`";
+    pub const PREFLIGHT: &str = "fix the errors above (nothing was changed on any host); \
+        `--no-preflight` skips this check";
+}

@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use rig::cli::{Cli, Command};
-use rig::error::{ExitCode, HasExitCode};
+use rig::error::{ExitCode, HasExitCode, HasHint};
 
 fn main() {
     // Hidden mode: ssh runs rig as its SSH_ASKPASS program for a password login.
@@ -49,6 +49,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Err(e) => {
             let text = e.to_string();
             eprintln!("[ERROR]: {}", rig::report::redact::redact_str(&text));
+            if let Some(hint) = e.hint() {
+                eprintln!("hint: {hint}");
+            }
             Ok(e.exit_code())
         }
     }

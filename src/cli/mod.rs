@@ -124,6 +124,10 @@ pub struct RunOptions {
     /// Run handlers even if a task fails.
     #[arg(long = "force-handlers")]
     pub force_handlers: bool,
+    /// Skip pre-flight: rendering every template and task argument for every host before the
+    /// first task (a certain error then stops the run before any change, exit 2).
+    #[arg(long = "no-preflight")]
+    pub no_preflight: bool,
     /// Connect as this user (ansible_user beats it).
     #[arg(short = 'u', long = "user")]
     pub user: Option<String>,

@@ -51,6 +51,7 @@ fn options(
         syntax_check: o.syntax_check,
         force_handlers: o.force_handlers,
         verbosity: o.verbose,
+        no_preflight: o.no_preflight,
     }
 }
 

@@ -44,6 +44,15 @@ impl InventoryView {
         Ok(InventoryView { inv })
     }
 
+    /// Warnings Ansible prints while reading the inventory (unparsable sources...).
+    pub fn warnings(&self) -> Vec<String> {
+        self.inv
+            .warnings
+            .iter()
+            .map(|w| w.message.clone())
+            .collect()
+    }
+
     /// All hosts in `all` order.
     pub fn all_hosts(&self) -> Vec<String> {
         self.inv.group_hosts("all")
@@ -58,6 +67,18 @@ impl InventoryView {
         self.inv
             .select_with_limit(pattern, limit)
             .map(|s| s.hosts)
+            .map_err(|e| InventoryError(e.to_string()))
+    }
+
+    /// [`Self::select`] with the warnings Ansible prints (patterns that match nothing).
+    pub fn select_warn(
+        &self,
+        pattern: &str,
+        limit: Option<&str>,
+    ) -> Result<(Vec<String>, Vec<String>), InventoryError> {
+        self.inv
+            .select_with_limit(pattern, limit)
+            .map(|s| (s.hosts, s.warnings))
             .map_err(|e| InventoryError(e.to_string()))
     }
 

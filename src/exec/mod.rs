@@ -23,6 +23,7 @@ mod listing;
 mod loops;
 mod notify_check;
 mod play;
+pub mod preflight;
 mod runner;
 mod scope;
 mod tags;
@@ -52,6 +53,8 @@ pub struct RunOptions {
     pub syntax_check: bool,
     pub force_handlers: bool,
     pub verbosity: u8,
+    /// Skip the pre-flight check ([`preflight`]).
+    pub no_preflight: bool,
     /// ansible.cfg / ANSIBLE_* settings (forks, gathering, roles_path...).
     pub config: crate::config::Config,
 }

@@ -187,10 +187,19 @@ pub(crate) async fn run_play(
     } else {
         pattern
     };
-    let mut hosts = r
+    let (mut hosts, warnings) = r
         .inv
-        .select(&pattern, r.opts.limit.as_deref())
+        .select_warn(&pattern, r.opts.limit.as_deref())
         .map_err(|e| RunError::Fatal(e.to_string()))?;
+    for message in warnings {
+        let hint = message.starts_with("Could not match");
+        r.emit(Event::Warning { message });
+        if hint {
+            r.emit(Event::Warning {
+                message: format!("hint: {}", crate::error::hints::PATTERN),
+            });
+        }
+    }
     // Ansible makes the serial batches from every host of the play, also those that failed
     // or were unreachable in an earlier play (their batch slots stay empty).
     let batch_source = hosts.clone();
@@ -275,6 +284,7 @@ pub(crate) async fn run_play(
         pr.load_vars_files(&batch)?;
         let before_failed = pr.failed.lock().map(|f| f.len()).unwrap_or(0);
         super::walk::gather_facts(&pr, &batch).await;
+        super::preflight::check(&pr, &batch)?;
         let active = pr.batch_active();
         if free && active.len() > 1 {
             // free: every host goes through the sections and its own handler flushes

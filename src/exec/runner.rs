@@ -27,6 +27,9 @@ pub enum RunError {
     /// An error while running that stops the play (bad keyword value, include failure...).
     #[error("{0}")]
     Fatal(String),
+    /// Pre-flight found errors before any host was changed (see `preflight.rs`).
+    #[error(transparent)]
+    Preflight(#[from] super::preflight::PreflightErrors),
 }
 
 impl HasExitCode for RunError {
@@ -36,6 +39,28 @@ impl HasExitCode for RunError {
             RunError::Inventory(e) => e.exit_code(),
             RunError::Options(_) => ExitCode::Unreachable,
             RunError::Fatal(_) => ExitCode::Error,
+            RunError::Preflight(e) => e.exit_code(),
+        }
+    }
+}
+
+impl crate::error::HasHint for RunError {
+    fn hint(&self) -> Option<String> {
+        use crate::error::hints;
+        match self {
+            RunError::Playbook(e) => e.hint(),
+            RunError::Inventory(e) if e.0.contains("--limit") => Some(hints::LIMIT.into()),
+            RunError::Inventory(_) => Some(hints::INVENTORY.into()),
+            RunError::Options(m) if m.contains(".json:") => Some(hints::JSON.into()),
+            RunError::Options(m) if m.contains("extra vars") || m.contains(".yml:") => {
+                Some(hints::YAML.into())
+            }
+            RunError::Options(_) => {
+                Some("check the command-line options, ansible.cfg and ANSIBLE_* settings".into())
+            }
+            RunError::Fatal(m) if m.contains("is undefined") => Some(hints::UNDEFINED.into()),
+            RunError::Fatal(_) => None,
+            RunError::Preflight(_) => Some(hints::PREFLIGHT.into()),
         }
     }
 }
@@ -112,6 +137,31 @@ pub async fn run(opts: RunOptions, sink: Arc<dyn Sink>) -> Result<ExitCode, RunE
         playbooks.push(crate::playbook::load_playbook(p)?);
     }
     let inv = InventoryView::load(&opts.inventories)?;
+    let inventory_warnings = inv.warnings();
+    let unparsed = inventory_warnings
+        .iter()
+        .any(|w| w.starts_with("Unable to parse"));
+    // Without -i (implicit localhost only) the warnings would be noise in every ad-hoc run.
+    let given = !opts.inventories.is_empty();
+    for message in inventory_warnings.into_iter().filter(|_| given) {
+        sink.emit(&Event::Warning { message });
+    }
+    if given && unparsed {
+        sink.emit(&Event::Warning {
+            message: format!("hint: {}", crate::error::hints::INVENTORY_UNPARSED),
+        });
+    }
+    // ansible-playbook (`CLI.get_host_list`): a --limit that leaves no host of a non-empty
+    // inventory is an error (exit 1) before any play.
+    if let Some(limit) = opts.limit.as_deref()
+        && !inv.all_hosts().is_empty()
+        && inv.select("all", Some(limit))?.is_empty()
+    {
+        return Err(RunError::Inventory(InventoryError(
+            "Specified inventory, host pattern and/or --limit leaves us with no hosts to target."
+                .into(),
+        )));
+    }
     let extra_vars = super::extra_vars::parse_all(&opts.extra_vars)?;
     let forks = opts
         .forks

@@ -105,6 +105,7 @@ pub trait Module: Send + Sync {
 }
 
 pub mod command;
+pub mod params;
 mod registry;
 
 pub use registry::lookup;

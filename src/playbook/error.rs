@@ -33,3 +33,29 @@ impl HasExitCode for PlaybookError {
         }
     }
 }
+
+impl crate::error::HasHint for PlaybookError {
+    fn hint(&self) -> Option<String> {
+        use crate::error::hints;
+        Some(
+            match self {
+                PlaybookError::Yaml(e) => return e.hint(),
+                PlaybookError::Missing { .. } => hints::MISSING_PLAYBOOK,
+                PlaybookError::Syntax { message, .. } => {
+                    if message.contains("couldn't resolve module/action") {
+                        hints::UNKNOWN_MODULE
+                    } else if message.contains("conflicting action statements")
+                        || message.contains("is not a valid attribute")
+                    {
+                        hints::UNKNOWN_KEYWORD
+                    } else if message.contains("template") || message.contains("Jinja") {
+                        hints::TEMPLATE_SYNTAX
+                    } else {
+                        hints::PLAYBOOK
+                    }
+                }
+            }
+            .to_string(),
+        )
+    }
+}

@@ -59,6 +59,7 @@ impl TemplateError {
         let mut culprit = None;
         if let (Some(range), Some(src)) = (err.range(), src)
             && range.end <= src.len()
+            && range.start <= range.end
             && src.is_char_boundary(range.start)
             && src.is_char_boundary(range.end)
         {

@@ -131,7 +131,7 @@ fn find_close(src: &str, from: usize, close: &str, kind: u8) -> Option<usize> {
             i = skip_string(b, i);
             continue;
         }
-        if src[i..].starts_with(close) {
+        if b[i..].starts_with(close.as_bytes()) {
             return Some(i);
         }
         i += 1;

@@ -170,3 +170,21 @@ fn remember_secret_strings(node: &Node) {
         _ => {}
     }
 }
+
+impl crate::error::HasHint for YamlError {
+    fn hint(&self) -> Option<String> {
+        use crate::error::hints;
+        match self {
+            YamlError::Syntax { location, .. } if location.file.ends_with(".json") => {
+                Some(hints::JSON.into())
+            }
+            YamlError::Syntax { .. } => Some(hints::YAML.into()),
+            YamlError::Vault { .. } => Some(
+                "check the vault password (--vault-password-file, --ask-vault-pass, \
+                 --vault-id) and that the file was encrypted with it"
+                    .into(),
+            ),
+            YamlError::Io { .. } => Some("check the path and its permissions".into()),
+        }
+    }
+}
