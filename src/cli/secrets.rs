@@ -45,15 +45,18 @@ pub fn setup(o: &RunOptions, config: &mut Config) -> Result<(), SecretError> {
         } else {
             read_password_file(Path::new(&source))?
         };
+        crate::vault::remember_secret(&password);
         secrets.push(VaultSecret {
             id: label,
             password: password.into_bytes(),
         });
     }
     if o.ask_vault_pass {
+        let password = prompt("Vault password: ")?;
+        crate::vault::remember_secret(&password);
         secrets.push(VaultSecret {
             id: "default".into(),
-            password: prompt("Vault password: ")?.into_bytes(),
+            password: password.into_bytes(),
         });
     }
     crate::vault::set_secrets(secrets);
@@ -63,7 +66,8 @@ pub fn setup(o: &RunOptions, config: &mut Config) -> Result<(), SecretError> {
         crate::vault::remember_secret(&pw);
         config.remote_password = Some(pw);
     }
-    if o.ask_become_pass {
+    // ansible.cfg's `become_ask_pass = True` asks as -K does.
+    if o.ask_become_pass || config.become_ask_pass == Some(true) {
         let pw = if o.ask_pass {
             // As Ansible: an empty answer reuses the SSH password.
             let pw = prompt("BECOME password[defaults to SSH password]: ")?;

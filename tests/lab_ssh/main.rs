@@ -14,6 +14,7 @@
 mod common;
 mod modules_system;
 mod plan_apply;
+mod password;
 mod ssh;
 mod stack;
 
@@ -50,6 +51,7 @@ fn main() -> std::process::ExitCode {
     all.extend(modules_system::tests());
     all.extend(stack::tests());
     all.extend(plan_apply::tests());
+    all.extend(password::tests());
     if args.iter().any(|a| a == "--list") {
         for (name, _) in &all {
             println!("{name}: test");
