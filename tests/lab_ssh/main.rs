@@ -12,6 +12,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod faults;
 mod modules_system;
 mod plan_apply;
 mod password;
@@ -52,6 +53,7 @@ fn main() -> std::process::ExitCode {
     all.extend(stack::tests());
     all.extend(plan_apply::tests());
     all.extend(password::tests());
+    all.extend(faults::tests());
     if args.iter().any(|a| a == "--list") {
         for (name, _) in &all {
             println!("{name}: test");

@@ -61,7 +61,7 @@ static PREPARED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
 
 /// Builds the stand-ins into the lab repo, re-indexes it, and runs `apt-get update` on the stack
 /// hosts (once per lab run).
-async fn prepare(lab: &Lab) {
+pub(crate) async fn prepare(lab: &Lab) {
     PREPARED
         .get_or_init(|| async {
             let repo = crate::common::lab::repo_dir();
