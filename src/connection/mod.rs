@@ -90,6 +90,12 @@ pub trait Connection: Send + Sync {
 
     /// Closes the connection (the remote shell and the master).
     async fn close(&self) -> Result<(), ConnectionError>;
+
+    /// Drops the transport so that the next command connects again (Ansible's
+    /// `connection.reset()`, which `reboot` calls while the host comes back).
+    async fn reset(&self) -> Result<(), ConnectionError> {
+        Ok(())
+    }
 }
 
 /// Splits a string into words as Python's `shlex.split` does (what Ansible uses for

@@ -12,6 +12,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod modules_more;
 mod modules_system;
 mod ssh;
 mod stack;
@@ -47,6 +48,7 @@ fn main() -> std::process::ExitCode {
     // Each module lists its tests; add new lab test modules here.
     all.extend(ssh::tests());
     all.extend(modules_system::tests());
+    all.extend(modules_more::tests());
     all.extend(stack::tests());
     if args.iter().any(|a| a == "--list") {
         for (name, _) in &all {
