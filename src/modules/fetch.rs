@@ -93,6 +93,18 @@ fn expand_home(p: &str) -> String {
     }
 }
 
+/// This process's umask (from /proc; 022 when unknown).
+fn local_umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o022)
+}
+
 fn hex(d: &[u8]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -167,7 +179,7 @@ impl Module for Fetch {
              if [ -d \"$p\" ]; then echo state=dir; exit 0; fi\n\
              if [ ! -r \"$p\" ]; then echo state=unreadable; exit 0; fi\n\
              h=$(sha1sum < \"$p\" | cut -c1-40) || exit 1\n\
-             printf 'state=file\\nsha1=%s\\n' \"$h\"\n\
+             printf 'state=file\\nsha1=%s\\nmode=%s\\n' \"$h\" \"$(stat -L -c %a \"$p\")\"\n\
              if [ \"$h\" != {local} ]; then printf 'content='; base64 -w0 < \"$p\" || exit 1; echo; fi\n",
             local = q(&local_sha),
         );
@@ -249,8 +261,23 @@ impl Module for Fetch {
                 ))
             })?;
         }
+        let created = !local_path.exists();
         std::fs::write(&local_path, &content)
             .map_err(|e| super::system::fail(format!("Failed to fetch the file: {local}: {e}")))?;
+        // Without become Ansible fetches over sftp, which creates the file with the remote
+        // file's permissions plus owner write, less the umask (an existing file keeps its mode);
+        // with become it writes slurp's data with the default mode.
+        if created && ctx.become_.is_none() {
+            let remote_mode = kv
+                .get("mode")
+                .and_then(|m| u32::from_str_radix(m.trim(), 8).ok());
+            if let Some(m) = remote_mode {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = ((m & 0o777) | 0o200) & !local_umask();
+                let _ =
+                    std::fs::set_permissions(&local_path, std::fs::Permissions::from_mode(mode));
+            }
+        }
         let (new_sha, new_md5) = local_sums(&local_path).unwrap_or_default();
         if validate && new_sha != remote_sha {
             data.insert("md5sum".into(), Value::from(new_md5));

@@ -552,7 +552,9 @@ impl Module for Unarchive {
             attrs: &attrs,
         };
         s.push_str(&zip.detect_script());
-        for (name, flag) in HANDLERS.iter().filter(|_| gnu_tar) {
+        // In check mode Ansible's tar handlers exit (skipped) as soon as they are tried, so only
+        // zip is looked at.
+        for (name, flag) in HANDLERS.iter().filter(|_| gnu_tar && !ctx.check_mode) {
             let list = shell_words(&t.argv("list", flag, &abs_dest, &remote, false));
             let diff = shell_words(&t.argv("diff", flag, &abs_dest, &remote, true));
             s.push_str(&format!(
@@ -567,6 +569,14 @@ impl Module for Unarchive {
         let so = out.stdout_str();
         let Some(handler) = so.lines().find_map(|l| l.strip_prefix("@@HANDLER\t")) else {
             let _ = sh(ctx, &cleanup).await;
+            if ctx.check_mode {
+                let mut r = result(false, IndexMap::new());
+                r.skipped = true;
+                r.msg = Some(
+                    "remote module (unarchive) does not support check mode when using gtar".into(),
+                );
+                return Ok(r);
+            }
             let tar = &tar_path;
             let mut reasons: Vec<String> = Vec::new();
             for (name, _) in HANDLERS {

@@ -450,7 +450,7 @@ async fn unarchive_zip_and_corrupt_tarball_like_ansible(lab: Arc<Lab>) {
     let pb = "---\n- hosts: all\n  gather_facts: false\n  tasks:\n\
     \x20\x20\x20\x20- unarchive: {src: payload.zip, dest: /tmp/rig-zip}\n\
     \x20\x20\x20\x20- unarchive: {src: corrupt.tar.gz, dest: /tmp/rig-zip-bad}\n      ignore_errors: true\n      register: bad\n\
-    \x20\x20\x20\x20- debug: {msg: \"bad_failed={{ bad.failed }}\"}\n";
+    \x20\x20\x20\x20- debug: {msg: \"bad_failed={{ bad.failed | default(false) }}\"}\n";
     for d in [&dr, &da] {
         write_zip(d);
         std::fs::write(d.join("setup.yml"), setup).unwrap();
@@ -594,11 +594,18 @@ async fn deb822_repository_like_ansible(lab: Arc<Lab>) {
         on(
             &lab,
             h,
-            "rm -f /etc/apt/sources.list.d/lab-extra-repo.sources /tmp/rig-deb822-repo; echo 'Types: deb' > /etc/apt/sources.list.d/old-repo.sources",
+            "rm -f /etc/apt/sources.list.d/lab-extra-repo.sources /tmp/rig-deb822-repo",
         );
     }
     let o = rig_expect(&lab, &dr, "setup.yml", &[], 1);
     same_recap_as_ansible(&lab, &da, ANS, "setup.yml", &[], &o);
+    for h in [RIG, ANS] {
+        on(
+            &lab,
+            h,
+            "printf 'Types: deb\\nURIs: http://x/\\nSuites: stable\\n' > /etc/apt/sources.list.d/old-repo.sources",
+        );
+    }
     let file = "/etc/apt/sources.list.d/lab-extra-repo.sources";
     // check mode: predicted, nothing written, nothing removed
     let o = rig_expect(&lab, &dr, "pb.yml", &["--check"], 3);
