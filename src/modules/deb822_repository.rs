@@ -218,6 +218,7 @@ impl Module for Deb822Repository {
                 ));
             }
         }
+        s.push_str("exit 0\n");
         let out = sh(ctx, &s).await?;
         let so = out.stdout_str();
         if out.rc != 0 {

@@ -474,7 +474,11 @@ async fn unarchive_zip_and_corrupt_tarball_like_ansible(lab: Arc<Lab>) {
     assert_eq!(recap(&a, ANS), recap(&o, RIG), "{}\n{}", a.text, o.text);
     let prepared = |t: &str| -> Vec<String> {
         t.lines()
-            .filter(|l| l.contains("++++++.??"))
+            .filter(|l| {
+                // Ansible's itemized lines: `>f++++++.?? path`, `.fcst.....?? path`...
+                let w = l.split(' ').next().unwrap_or("");
+                w.len() == 11 && w.ends_with("??") && w[1..2].contains(['f', 'd', 'L'])
+            })
             .map(|l| l.trim().to_string())
             .collect()
     };
