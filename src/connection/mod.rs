@@ -95,6 +95,11 @@ pub trait Connection: Send + Sync {
     /// target, so that their traps remove their temp files. Called before [`Connection::close`];
     /// does nothing by default.
     async fn interrupt(&self) {}
+    /// Drops the transport so that the next command connects again (Ansible's
+    /// `connection.reset()`, which `reboot` calls while the host comes back).
+    async fn reset(&self) -> Result<(), ConnectionError> {
+        Ok(())
+    }
 }
 
 /// Splits a string into words as Python's `shlex.split` does (what Ansible uses for

@@ -1201,6 +1201,21 @@ impl Connection for SshConnection {
         }
         Ok(())
     }
+
+    async fn reset(&self) -> Result<(), ConnectionError> {
+        // The shells may sit on a dead TCP connection (a rebooted host): dropped, not asked to
+        // exit; the master goes, and the next command starts a new one.
+        let shells: Vec<RemoteShell> = match self.idle.lock() {
+            Ok(mut idle) => idle.drain(..).collect(),
+            Err(_) => Vec::new(),
+        };
+        drop(shells);
+        let master = self.master.lock().await.take();
+        if let Some(m) = master {
+            close_master(m).await;
+        }
+        Ok(())
+    }
 }
 
 /// Run on a fresh channel when the run is interrupted: every other session of this connection

@@ -126,4 +126,8 @@ impl Connection for EnvConnection {
     async fn close(&self) -> Result<(), ConnectionError> {
         Ok(())
     }
+
+    async fn reset(&self) -> Result<(), ConnectionError> {
+        self.inner.reset().await
+    }
 }

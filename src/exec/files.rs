@@ -63,6 +63,10 @@ impl ControllerFiles for TaskFiles {
         ]);
         self.render_file(path, &ctx, self.options(task_args)?)
     }
+
+    fn base_dir(&self) -> Option<PathBuf> {
+        Some(self.playbook_dir.clone())
+    }
 }
 
 impl TaskFiles {

@@ -68,9 +68,10 @@ pub async fn put_content(
             return Err(fileops::failed(format!("Source {src} not found")));
         }
         if f.is_dir() {
-            return Err(fileops::failed(format!(
-                "remote_src with a directory source is not supported yet: {src}"
-            )));
+            let dest_facts = probe.files[0].clone();
+            let parent_ok = probe.files[1].is_dir();
+            let src_mode = f.followed().mode;
+            return remote_tree(ctx, src, &req, &dest_facts, parent_ok, src_mode).await;
         }
         req.content = f.content.clone().unwrap_or_default();
         req.src_mode = Some(f.followed().mode);
@@ -329,6 +330,208 @@ async fn remote_copy(
     req.src_basename = Some(basename(src).to_string());
     req.no_diff = true;
     put_content(ctx, req).await
+}
+
+/// The shell that merges a source tree into an existing destination tree as Ansible's copy
+/// module does with `remote_src` (`filecmp.dircmp`: names only in the source are copied, files
+/// that differ (size and mtime, else content) are rewritten in place with the source's mode,
+/// common directories are recursed; nothing is removed; a symlink only in the source is not
+/// copied, as with `local_follow` unset). Prints `@@C path` per change; `rig_check=1` only
+/// decides.
+const TREE_SH: &str = r#"rig_ign() { case "$1" in RCS|CVS|tags|.git|.hg|.bzr|_darcs|__pycache__) return 0;; esac; return 1; }
+rig_own1() { if [ -n "$rig_own" ]; then chown -h "$rig_own" "$1" || exit 1; fi; }
+rig_merge() {
+  local s n d
+  for s in "$1"/* "$1"/.[!.]* "$1"/..?*; do
+    [ -e "$s" ] || [ -L "$s" ] || continue
+    n=${s##*/}; rig_ign "$n" && continue
+    d="$2/$n"
+    if [ ! -e "$d" ] && [ ! -L "$d" ]; then
+      echo "@@C $d"
+      [ "$rig_check" = 1 ] && continue
+      if [ -L "$s" ]; then :
+      elif [ -d "$s" ]; then
+        cp -R -P --preserve=mode,timestamps "$s" "$d" || exit 1
+        if [ -n "$rig_own" ]; then chown -R -h "$rig_own" "$d" || exit 1; fi
+      elif [ -f "$s" ]; then
+        cp "$s" "$d" && chmod "$(stat -c %a "$s")" "$d" || exit 1; rig_own1 "$d"
+      fi
+    elif [ -d "$s" ] && [ -d "$d" ]; then
+      rig_merge "$s" "$d"
+    elif [ -f "$s" ] && [ -f "$d" ]; then
+      if [ "$(stat -L -c '%s %.9Y' "$s")" != "$(stat -L -c '%s %.9Y' "$d")" ] && ! cmp -s "$s" "$d"; then
+        echo "@@C $d"
+        [ "$rig_check" = 1 ] && continue
+        cp "$s" "$d" && chmod "$(stat -L -c %a "$s")" "$d" || exit 1; rig_own1 "$d"
+      fi
+    fi
+  done
+}
+"#;
+
+/// Shell that brings `$var` to `attrs` only when they differ (no chmod/chown otherwise, so the
+/// ctime stays), printing `@@ATTRS_CHANGED` when they do; in check mode it only decides.
+pub(crate) fn attrs_if_different(
+    attrs: &super::system::FileAttrs,
+    var: &str,
+    check: bool,
+) -> String {
+    let decide = attrs.script(var, true);
+    if decide.is_empty() || check {
+        return decide;
+    }
+    format!(
+        "if [ -n \"$(\n{decide})\" ]; then\n{}fi\n",
+        attrs.script(var, false)
+    )
+}
+
+/// `remote_src: true` with a directory source (Ansible's `copy_directory`): a missing
+/// destination tree is copied whole (modes and mtimes kept, symlinks as links), an existing one
+/// is merged ([`TREE_SH`]); `owner`/`group` go to the whole tree, `mode` to `dest` itself.
+/// One round trip after the probe.
+async fn remote_tree(
+    ctx: &ModuleContext<'_>,
+    src: &str,
+    req: &PutRequest,
+    dest_facts: &FileFacts,
+    parent_ok: bool,
+    src_mode: u32,
+) -> Result<ModuleResult, ModuleError> {
+    use crate::connection::local::shell_quote as q;
+    let given = req.dest.clone();
+    let src_base = if src.ends_with('/') {
+        ""
+    } else {
+        basename(src)
+    };
+    let join = |d: &str, b: &str| {
+        if d.ends_with('/') {
+            format!("{d}{b}")
+        } else {
+            format!("{d}/{b}")
+        }
+    };
+    let mut data = IndexMap::new();
+    data.insert("src".into(), Value::from(src.to_string()));
+    let mut script = String::from(TREE_SH);
+    script.push_str(&format!("rig_check={}\nrig_oc=0\n", ctx.check_mode as u8));
+    let own = match (&req.owner.owner, &req.owner.group) {
+        (Some(o), Some(g)) => format!("{o}:{g}"),
+        (Some(o), None) => o.clone(),
+        (None, Some(g)) => format!(":{g}"),
+        (None, None) => String::new(),
+    };
+    script.push_str(&format!("rig_own={}\n", q(&own)));
+    // `dest/` that does not exist: Ansible makes it (or says it would).
+    let mut shown = given.clone();
+    if !dest_facts.exists() && given.ends_with('/') {
+        if ctx.check_mode {
+            let mut r = ModuleResult {
+                changed: true,
+                msg: Some(format!(
+                    "dest directory {} would be created",
+                    given.trim_end_matches('/')
+                )),
+                ..Default::default()
+            };
+            r.data = data;
+            return Ok(r);
+        }
+        script.push_str(&format!(
+            "mkdir -p {} || exit 1\necho '@@C dir'\n",
+            q(given.trim_end_matches('/'))
+        ));
+        shown = join(&given, src_base);
+    } else if dest_facts.is_dir() {
+        shown = join(&given, src_base);
+        script.push_str(&format!(
+            "if [ -e {t} ] && [ {force} = 0 ]; then echo '@@EXISTS'; exit 0; fi\n",
+            t = q(&shown),
+            force = req.force as u8
+        ));
+    } else if dest_facts.exists() {
+        return Err(fileops::failed(format!(
+            "Cannot copy a directory onto the file {given}"
+        )));
+    } else if !parent_ok {
+        return Err(fileops::failed(format!(
+            "Destination directory {} does not exist",
+            parent_dir(&given)
+        )));
+    }
+    let tree = if src_base.is_empty() {
+        given.trim_end_matches('/').to_string()
+    } else {
+        join(&given, src_base)
+    };
+    let srcq = q(src.trim_end_matches('/'));
+    script.push_str(&format!(
+        "rig_t={t}\nif [ ! -e \"$rig_t\" ]; then\n  echo \"@@C $rig_t\"\n  if [ \"$rig_check\" = 0 ]; then\n    mkdir -p \"$(dirname \"$rig_t\")\" && cp -R -P --preserve=mode,timestamps {srcq} \"$rig_t\" || exit 1\n    if [ -n \"$rig_own\" ]; then chown -R -h \"$rig_own\" \"$rig_t\" || exit 1; fi\n  fi\nelse\n  rig_merge {srcq} \"$rig_t\"\n",
+        t = q(&tree),
+    ));
+    // chown_recursive over the existing tree.
+    if let Some(o) = &req.owner.owner {
+        script.push_str(&format!(
+            "  [ -n \"$(find \"$rig_t\" ! -user {o} -print -quit)\" ] && {{ echo '@@C owner'; rig_oc=1; }}\n",
+            o = q(o)
+        ));
+    }
+    if let Some(g) = &req.owner.group {
+        script.push_str(&format!(
+            "  [ -n \"$(find \"$rig_t\" ! -group {g} -print -quit)\" ] && {{ echo '@@C group'; rig_oc=1; }}\n",
+            g = q(g)
+        ));
+    }
+    if !own.is_empty() {
+        script.push_str("  if [ \"$rig_check\" = 0 ] && [ \"$rig_oc\" = 1 ]; then chown -R -h \"$rig_own\" \"$rig_t\" || exit 1; fi\n");
+    }
+    script.push_str("fi\n");
+    // `mode` (and owner/group) on dest itself, as set_fs_attributes_if_different.
+    let attrs = super::system::FileAttrs {
+        owner: req.owner.owner.clone(),
+        group: req.owner.group.clone(),
+        mode: match &req.mode {
+            Some(fileops::ModeArg::Octal(m)) => Some(format!("{m:o}")),
+            Some(fileops::ModeArg::Symbolic(s)) => Some(s.clone()),
+            Some(fileops::ModeArg::Preserve) => Some(format!("{src_mode:o}")),
+            None => None,
+        },
+    };
+    let attr_sh = attrs_if_different(&attrs, "rig_top", ctx.check_mode);
+    if !attr_sh.is_empty() {
+        script.push_str(&format!(
+            "rig_top={}\nif [ -e \"$rig_top\" ]; then\n{attr_sh}fi\n",
+            q(&shown)
+        ));
+    }
+    let out = fileops::run(ctx, script, Vec::new()).await?;
+    let so = out.stdout_str();
+    if out.rc != 0 {
+        return Err(fileops::failed(format!(
+            "Failed to copy {src:?} to {given:?}: {}",
+            out.stderr_str().trim()
+        )));
+    }
+    data.insert("dest".into(), Value::from(shown));
+    if so.lines().any(|l| l == "@@EXISTS") {
+        let mut r = ModuleResult {
+            msg: Some("file already exists".into()),
+            ..Default::default()
+        };
+        r.data = data;
+        return Ok(r);
+    }
+    data.insert("md5sum".into(), Value::from(()));
+    data.insert("checksum".into(), Value::from(()));
+    let changed = so
+        .lines()
+        .any(|l| l.starts_with("@@C ") || l == "@@ATTRS_CHANGED");
+    Ok(ModuleResult {
+        changed,
+        data,
+        ..Default::default()
+    })
 }
 
 /// A controller directory: `src/` copies its contents into dest, `src` the directory itself.

@@ -82,6 +82,11 @@ pub trait ControllerFiles: Send + Sync {
     ) -> Result<String, String> {
         self.render(path)
     }
+    /// The directory relative controller paths are taken from (Ansible's loader basedir: the
+    /// playbook's directory), for `fetch`'s `dest`. `None`: the current directory.
+    fn base_dir(&self) -> Option<std::path::PathBuf> {
+        None
+    }
 }
 
 /// Everything a module may use while it runs for one host.
@@ -126,3 +131,9 @@ pub mod unarchive;
 pub mod uri;
 pub mod user;
 pub mod wait_for;
+
+// Transfer, scripts, reboot, keys, repositories, mounts.
+pub mod deb822_repository;
+pub mod fetch;
+pub mod reboot;
+pub mod script;

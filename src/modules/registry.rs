@@ -13,6 +13,10 @@ static MODULES: LazyLock<HashMap<&'static str, Arc<dyn Module>>> = LazyLock::new
     ];
     all.extend(super::fileops::register_file_modules());
     all.extend(super::system::register_system_modules());
+    all.push(Arc::new(super::fetch::Fetch));
+    all.push(Arc::new(super::script::Script));
+    all.push(Arc::new(super::reboot::Reboot));
+    all.push(Arc::new(super::deb822_repository::Deb822Repository));
     all.into_iter().map(|m| (m.name(), m)).collect()
 });
 

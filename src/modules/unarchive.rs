@@ -147,6 +147,227 @@ impl TarOpts<'_> {
     }
 }
 
+/// Ansible's ZipArchive handler (Info-ZIP `unzip` and `zipinfo` on the target).
+struct ZipOpts<'a> {
+    unzip: &'a str,
+    zipinfo: &'a str,
+    src: &'a str,
+    excludes: &'a [String],
+    includes: &'a [String],
+    attrs: &'a FileAttrs,
+}
+
+/// Per member of `zipinfo -T -s`, Ansible's ZipArchive.is_unarchived checks (type, mtime, size,
+/// content, mode from the archive's permission string or `mode`, owner and group), printing
+/// `@@ZI <itemized> <path>` for each member that differs. Runs in the destination directory.
+const ZIP_CHECK_SH: &str = r#"rig_perm() {
+  rig_m=0; rig_s=$1
+  for rig_bit in 256 128 64 32 16 8 4 2 1; do
+    rig_c=${rig_s%"${rig_s#?}"}; rig_s=${rig_s#?}
+    case "$rig_c" in r|w|x|s|t) rig_m=$((rig_m + rig_bit));; esac
+  done
+  printf '%o' $((rig_m & ~$2))
+}
+rig_zcheck() {
+  rig_p=$4; rig_zt=${1%"${1#?}"}; rig_ps=${1#?}; rig_um=0
+  case "$rig_p" in */) rig_ft=d;; *) if [ "$rig_zt" = l ]; then rig_ft=L; else rig_ft=f; fi;; esac
+  case ${#rig_ps} in
+    6) rig_um=$rig_umask
+       case "$rig_p" in */) rig_ps=rwxrwxrwx;; *) [ "$rig_ps" = 'rwx---' ] && rig_ps=rwxrwxrwx || rig_ps=rw-rw-rw-;; esac;;
+    7) rig_um=$rig_umask; [ "$rig_ps" = 'rwxa---' ] && rig_ps=rwxrwxrwx || rig_ps=rw-rw-rw-;;
+  esac
+  rig_d=${rig_p%/}
+  if [ ! -e "$rig_d" ] && [ ! -L "$rig_d" ]; then echo "@@ZI >$rig_ft++++++.?? $rig_p"; return; fi
+  if [ $rig_ft = d ] && { [ -L "$rig_d" ] || [ ! -d "$rig_d" ]; }; then echo "@@ZI c$rig_ft++++++.?? $rig_p"; return; fi
+  if [ $rig_ft = f ] && { [ -L "$rig_d" ] || [ ! -f "$rig_d" ]; }; then echo "@@ZI c$rig_ft++++++.?? $rig_p"; return; fi
+  if [ $rig_ft = L ] && [ ! -L "$rig_d" ]; then echo "@@ZI c$rig_ft++++++.?? $rig_p"; return; fi
+  rig_cc=. rig_sz=. rig_tm=. rig_pm=. rig_ow=.
+  if [ -f "$rig_d" ] && [ ! -L "$rig_d" ]; then
+    rig_ts=$(printf '%s' "$3" | sed 's/^\(........\)\.\(..\)\(..\)\(..\)$/\1 \2:\3:\4/')
+    rig_want=$(date -d "$rig_ts" +%s 2>/dev/null)
+    [ "$(stat -c %.9Y "$rig_d")" = "$rig_want.000000000" ] || rig_tm=t
+    [ "$(stat -c %s "$rig_d")" = "$2" ] || rig_sz=s
+    "$rig_unzip" -p "$rig_src" "$rig_p" 2>/dev/null | cmp -s - "$rig_d" || rig_cc=c
+  fi
+  if [ $rig_ft != L ]; then
+    if [ -n "$rig_mode" ]; then rig_wm=$rig_mode; else rig_wm=$(rig_perm "$rig_ps" "$rig_um"); fi
+    [ "$(stat -c %a "$rig_d")" = "$rig_wm" ] || rig_pm=p
+  fi
+  [ "$(stat -c %U "$rig_d")" = "$rig_fown" ] || rig_ow=o
+  [ "$(stat -c %G "$rig_d")" = "$rig_fgrp" ] || rig_ow=g
+  rig_it=".$rig_ft$rig_cc$rig_sz$rig_tm$rig_pm$rig_ow..??"
+  [ "$rig_it" = ".$rig_ft.......??" ] || echo "@@ZI $rig_it $rig_p"
+}
+"#;
+
+impl ZipOpts<'_> {
+    /// `zipinfo`/`unzip` words after the archive: `-x EXCLUDES... INCLUDES...`.
+    fn members_args(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if !self.excludes.is_empty() {
+            v.push("-x".to_string());
+            v.extend(self.excludes.iter().cloned());
+        }
+        v.extend(self.includes.iter().cloned());
+        v
+    }
+
+    /// Round trip 3's zip part: `unzip -l` decides whether the handler applies; then the
+    /// member list and the per-member comparison. Prints `@@WHY\tZipArchive\t...` otherwise.
+    fn detect_script(&self) -> String {
+        if self.unzip.is_empty() || self.zipinfo.is_empty() {
+            return String::new();
+        }
+        let members = shell_words(&self.members_args());
+        let mode = match &self.attrs.mode {
+            // An octal mode compares as the number; a symbolic one is applied afterwards.
+            Some(m) if m.chars().all(|c| c.is_ascii_digit()) => {
+                let n = u32::from_str_radix(m, 8).unwrap_or(0);
+                format!("{n:o}")
+            }
+            _ => String::new(),
+        };
+        let owner = match &self.attrs.owner {
+            Some(o) => format!(
+                "rig_fown=$(getent passwd {o} | cut -d: -f1); [ -n \"$rig_fown\" ] || rig_fown=$(id -un)\n",
+                o = q(o)
+            ),
+            None => "rig_fown=$(id -un)\n".to_string(),
+        };
+        let group = match &self.attrs.group {
+            Some(g) => format!(
+                "rig_fgrp=$(getent group {g} | cut -d: -f1); [ -n \"$rig_fgrp\" ] || rig_fgrp=$(id -gn)\n",
+                g = q(g)
+            ),
+            None => "rig_fgrp=$(id -gn)\n".to_string(),
+        };
+        format!(
+            "if {unzip} -l {src} >/dev/null 2>\"$rt/err\"; then\n\
+             printf '@@HANDLER\\tZipArchive\\n'\n\
+             {ZIP_CHECK_SH}\
+             rig_unzip={unzip}; rig_src={src}; rig_mode={mode}; rig_umask=$(printf '%d' \"0$(umask)\")\n\
+             {owner}{group}\
+             {zipinfo} -1 {src} {members} 2>/dev/null | sed 's/^/@@F\\t/'\n\
+             {zipinfo} -T -s {src} {members} >\"$rt/zl\" 2>/dev/null; printf '@@ZRC\\t%s\\n' $?\n\
+             while read -r rig_a rig_v rig_o rig_size rig_ty rig_me rig_ts rig_name; do\n\
+               case \"$rig_a\" in [-dl?][-rwxsStTa]*) ;; *) continue;; esac\n\
+               [ -n \"$rig_name\" ] || continue\n\
+               rig_zcheck \"$rig_a\" \"$rig_size\" \"$rig_ts\" \"$rig_name\"\n\
+             done < \"$rt/zl\"\n\
+             exit 0\n\
+             else sed 's/^/@@WHY\\tZipArchive\\t/' \"$rt/err\"; fi\n",
+            unzip = q(self.unzip),
+            zipinfo = q(self.zipinfo),
+            src = q(self.src),
+            mode = q(&mode),
+        )
+    }
+
+    /// Decides from round trip 3's output and extracts (`unzip -o`) when a member differs, then
+    /// applies owner/group/mode to every member, as Ansible's module does after any handler.
+    #[allow(clippy::too_many_arguments)]
+    async fn finish(
+        &self,
+        ctx: &ModuleContext<'_>,
+        so: &str,
+        dest: &str,
+        abs_dest: &str,
+        extra_opts: &[String],
+        cleanup: &str,
+        list_files: bool,
+    ) -> Result<ModuleResult, ModuleError> {
+        let files: Vec<String> = files_in_archive(&tagged_block(so, "@@F"), self.excludes);
+        let prepared: String = so
+            .lines()
+            .filter_map(|l| l.strip_prefix("@@ZI "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let zrc = tagged_block(so, "@@ZRC").trim().to_string();
+        let unarchived = zrc == "0" && prepared.is_empty();
+        let mut data = IndexMap::new();
+        data.insert("handler".into(), Value::from("ZipArchive"));
+        data.insert("dest".into(), Value::from(dest.to_string()));
+        data.insert("src".into(), Value::from(self.src.to_string()));
+        let diff = (!prepared.is_empty())
+            .then(|| super::system::ser(serde_json::json!({ "prepared": prepared })));
+        if ctx.check_mode {
+            let _ = sh(ctx, cleanup).await;
+            if let Some(d) = diff {
+                data.insert("diff".into(), d);
+            }
+            if list_files {
+                data.insert("files".into(), Value::from(files));
+            }
+            return Ok(result(!unarchived, data));
+        }
+        let mut extract: Vec<String> = vec![self.unzip.to_string(), "-o".into()];
+        extract.extend(extra_opts.iter().cloned());
+        extract.push(self.src.to_string());
+        extract.extend(self.members_args());
+        extract.extend(["-d".into(), dest.to_string()]);
+        let mut s = format!(
+            "rt=$(mktemp -d) || exit 1; trap 'rm -rf \"$rt\"' EXIT\ncd {} || exit 1\n",
+            q(abs_dest)
+        );
+        if !unarchived {
+            s.push_str(&format!(
+                "o=$({} 2>\"$rt/err\"); rc=$?; printf '@@XRC\\t%s\\n' $rc; printf '%s\\n' \"$o\" | sed 's/^/@@XO\\t/'; sed 's/^/@@XE\\t/' \"$rt/err\"; rm -f \"$rt/err\"\n\
+                 [ $rc = 0 ] || {{ {cleanup}; exit 0; }}\n",
+                shell_words(&extract)
+            ));
+        }
+        let attr_script = self.attrs.script("p", false);
+        if !attr_script.is_empty() {
+            let mut paths: Vec<String> = files.clone();
+            paths.extend(top_folders(&files));
+            for f in paths {
+                s.push_str(&format!(
+                    "p={}\n[ -e \"$p\" ] || [ -L \"$p\" ] && {{\n{attr_script}}}\n",
+                    q(&format!("{abs_dest}/{f}"))
+                ));
+            }
+        }
+        s.push_str(&format!(
+            "{cleanup}\ndest={}\n{}exit 0\n",
+            q(abs_dest),
+            stat_script("dest")
+        ));
+        let out = sh(ctx, &s).await?;
+        let so = out.stdout_str();
+        let mut changed = !unarchived;
+        if !unarchived {
+            let rc: i64 = tagged_block(&so, "@@XRC").trim().parse().unwrap_or(1);
+            let mut x = IndexMap::new();
+            x.insert("cmd".to_string(), Value::from(extract.clone()));
+            x.insert("rc".to_string(), Value::from(rc));
+            x.insert(
+                "out".to_string(),
+                Value::from(tagged_block(&so, "@@XO").trim_end_matches('\n').to_string()),
+            );
+            x.insert("err".to_string(), Value::from(tagged_block(&so, "@@XE")));
+            data.insert("extract_results".into(), super::system::ser(&x));
+            if rc != 0 {
+                return Err(fail_with(
+                    format!("failed to unpack {} to {dest}", self.src),
+                    data,
+                ));
+            }
+        }
+        if let Some(d) = diff {
+            data.insert("diff".into(), d);
+        }
+        changed |= so.lines().any(|l| l == "@@ATTRS_CHANGED");
+        if out.rc != 0 {
+            return Err(fail_with(out.stderr_str().trim().to_string(), data));
+        }
+        if list_files {
+            data.insert("files".into(), Value::from(files));
+        }
+        add_path_info(&mut data, &so);
+        Ok(result(changed, data))
+    }
+}
+
 fn shell_words(argv: &[String]) -> String {
     argv.iter().map(|w| q(w)).collect::<Vec<_>>().join(" ")
 }
@@ -231,10 +452,13 @@ impl Module for Unarchive {
              printf '@@ABSDEST\\t%s\\n' \"$(cd {d} && pwd -P)\"\n\
              tar --version 2>/dev/null | head -n 1 | sed 's/^/@@TAR\\t/'\n\
              printf '@@TARPATH\\t%s\\n' \"$(command -v gtar || command -v tar)\"\n\
-             printf '@@UID\\t%s\\n' \"$(id -u)\"\n",
+             printf '@@UID\\t%s\\n' \"$(id -u)\"\n\
+             printf '@@UNZIP\\t%s\\n' \"$(command -v unzip)\"\n\
+             printf '@@ZIPINFO\\t%s\\n' \"$(command -v zipinfo)\"\n",
             d = q(&dest)
         ));
-        if !ctx.check_mode {
+        // A controller file is pushed even in check mode: the zip handler answers there.
+        if !ctx.check_mode || !remote_src {
             s.push_str("printf '@@TMP\\t%s\\n' \"$(mktemp -d /tmp/.rig-unarchive.XXXXXXXX)\"\n");
         }
         if remote_src {
@@ -270,20 +494,17 @@ impl Module for Unarchive {
             )));
         }
         let tar_ver = tagged_block(&so, "@@TAR");
-        if ctx.check_mode && tar_ver.contains("GNU") {
-            // Ansible's tar handlers exit this way in check mode.
-            let mut r = result(false, IndexMap::new());
-            r.skipped = true;
-            r.msg = Some(
-                "remote module (unarchive) does not support check mode when using gtar".into(),
-            );
-            return Ok(r);
-        }
+        let unzip = tagged_block(&so, "@@UNZIP").trim().to_string();
+        let zipinfo = tagged_block(&so, "@@ZIPINFO").trim().to_string();
         let tmp = tagged_block(&so, "@@TMP").trim().to_string();
         let so_probe = so.clone();
         let root = tagged_block(&so, "@@UID").trim() == "0";
         let abs_dest = tagged_block(&so, "@@ABSDEST").trim().to_string();
-        let cleanup = format!("rm -rf {}", q(&tmp));
+        let cleanup = if tmp.is_empty() {
+            ":".to_string()
+        } else {
+            format!("rm -rf {}", q(&tmp))
+        };
 
         // Round trip 2: push the controller file.
         let remote = match &local {
@@ -317,17 +538,23 @@ impl Module for Unarchive {
         };
         // Round trip 3: handler, members, diff.
         let mut s = String::new();
-        if !tar_ver.starts_with("tar") || !tar_ver.contains("GNU") {
-            let _ = sh(ctx, &cleanup).await;
-            return Err(fail(format!(
-                "Failed to find handler for \"{remote}\". Make sure the required command to extract the file is installed.\nCommand \"tar\" detected as tar type None. GNU tar required."
-            )));
-        }
+        let gnu_tar = tar_ver.starts_with("tar") && tar_ver.contains("GNU");
         s.push_str(&format!(
             "rt=$(mktemp -d) || exit 1; trap 'rm -rf \"$rt\"' EXIT\ncd {} || exit 1\n",
             q(&abs_dest)
         ));
-        for (name, flag) in HANDLERS {
+        let zip = ZipOpts {
+            unzip: &unzip,
+            zipinfo: &zipinfo,
+            src: &remote,
+            excludes: &excludes,
+            includes: &includes,
+            attrs: &attrs,
+        };
+        s.push_str(&zip.detect_script());
+        // In check mode Ansible's tar handlers exit (skipped) as soon as they are tried, so only
+        // zip is looked at.
+        for (name, flag) in HANDLERS.iter().filter(|_| gnu_tar && !ctx.check_mode) {
             let list = shell_words(&t.argv("list", flag, &abs_dest, &remote, false));
             let diff = shell_words(&t.argv("diff", flag, &abs_dest, &remote, true));
             s.push_str(&format!(
@@ -342,6 +569,14 @@ impl Module for Unarchive {
         let so = out.stdout_str();
         let Some(handler) = so.lines().find_map(|l| l.strip_prefix("@@HANDLER\t")) else {
             let _ = sh(ctx, &cleanup).await;
+            if ctx.check_mode {
+                let mut r = result(false, IndexMap::new());
+                r.skipped = true;
+                r.msg = Some(
+                    "remote module (unarchive) does not support check mode when using gtar".into(),
+                );
+                return Ok(r);
+            }
             let tar = &tar_path;
             let mut reasons: Vec<String> = Vec::new();
             for (name, _) in HANDLERS {
@@ -356,16 +591,62 @@ impl Module for Unarchive {
                     format!("Command \"{tar}\" could not handle archive: Unable to list files in the archive: {why}")
                 });
             }
+            if !gnu_tar {
+                reasons = vec![
+                    "Command \"tar\" detected as tar type None. GNU tar required.".to_string(),
+                ];
+            }
             reasons.dedup();
-            reasons.push(
-                "Unable to find required 'unzip' or 'zipinfo' binary in the path.".to_string(),
-            );
+            if unzip.is_empty() || zipinfo.is_empty() {
+                let missing: Vec<&str> = [("unzip", &unzip), ("zipinfo", &zipinfo)]
+                    .iter()
+                    .filter(|(_, p)| p.is_empty())
+                    .map(|(n, _)| *n)
+                    .collect();
+                reasons.push(format!(
+                    "Unable to find required '{}' binary in the path.",
+                    missing.join("' or '")
+                ));
+            } else {
+                let why: String = so
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("@@WHY\tZipArchive\t"))
+                    .map(|l| format!("{l}\n"))
+                    .collect();
+                reasons.insert(
+                    0,
+                    format!("Command \"{unzip}\" could not handle archive: {why}"),
+                );
+            }
             return Err(fail(format!(
                 "Failed to find handler for \"{remote}\". Make sure the required command to extract the file is installed.\n{}",
                 reasons.join("\n")
             )));
         };
         let handler = handler.to_string();
+        if handler == "ZipArchive" {
+            return zip
+                .finish(
+                    ctx,
+                    &so,
+                    &dest,
+                    &abs_dest,
+                    &extra_opts,
+                    &cleanup,
+                    list_files,
+                )
+                .await;
+        }
+        if ctx.check_mode {
+            // Ansible's tar handlers exit this way in check mode.
+            let _ = sh(ctx, &cleanup).await;
+            let mut r = result(false, IndexMap::new());
+            r.skipped = true;
+            r.msg = Some(
+                "remote module (unarchive) does not support check mode when using gtar".into(),
+            );
+            return Ok(r);
+        }
         let flag = HANDLERS
             .iter()
             .find(|(n, _)| *n == handler)

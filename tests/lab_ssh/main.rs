@@ -13,6 +13,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod faults;
+mod modules_more;
 mod modules_system;
 mod plan_apply;
 mod password;
@@ -50,6 +51,7 @@ fn main() -> std::process::ExitCode {
     // Each module lists its tests; add new lab test modules here.
     all.extend(ssh::tests());
     all.extend(modules_system::tests());
+    all.extend(modules_more::tests());
     all.extend(stack::tests());
     all.extend(plan_apply::tests());
     all.extend(password::tests());
