@@ -12,6 +12,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod module_matrix;
 mod modules_system;
 mod ssh;
 mod stack;
@@ -48,6 +49,7 @@ fn main() -> std::process::ExitCode {
     all.extend(ssh::tests());
     all.extend(modules_system::tests());
     all.extend(stack::tests());
+    all.extend(module_matrix::tests());
     if args.iter().any(|a| a == "--list") {
         for (name, _) in &all {
             println!("{name}: test");
