@@ -93,6 +93,10 @@ struct Expect {
     /// design (documented in the case).
     #[serde(default = "yes")]
     same_message: bool,
+    /// Compare the failure messages as sorted lines (Ansible joins some reasons from a Python
+    /// set, whose order changes from run to run).
+    #[serde(default)]
+    message_lines_unordered: bool,
     /// Whether the first run changes the snapshot (false for modules that only read).
     #[serde(default = "yes")]
     state_changes: bool,
@@ -116,6 +120,7 @@ impl Default for Expect {
             second: ok(),
             message: Vec::new(),
             same_message: true,
+            message_lines_unordered: false,
             state_changes: true,
         }
     }
@@ -127,6 +132,10 @@ struct Snapshot {
     /// Files, directories, links: type, mode, owner, group, size, sha256, link target.
     #[serde(default)]
     paths: Vec<String>,
+    /// Paths whose mtime and inode only are recorded (compared between runs on host A, not
+    /// with host B): files with a timestamp or temp name inside (crontab's header).
+    #[serde(default)]
+    mtimes: Vec<String>,
     /// Directories listed recursively the same way.
     #[serde(default)]
     trees: Vec<String>,
@@ -223,6 +232,7 @@ pub fn tests() -> Vec<(&'static str, TestFn)> {
 }
 
 type Outcome = Result<String, String>;
+type Sender = tokio::sync::watch::Sender<Option<Outcome>>;
 static RESULTS: LazyLock<Mutex<HashMap<usize, tokio::sync::watch::Receiver<Option<Outcome>>>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 static STARTED: std::sync::Once = std::sync::Once::new();
@@ -264,25 +274,22 @@ async fn await_case(lab: Arc<Lab>, n: usize) {
                     .get_or_init(|| async { prepare_repo(&lab).await })
                     .await
                     .clone();
-                let idx: Vec<usize> = cases.iter().map(|(i, _)| *i).collect();
-                let outcomes = match fx {
-                    Err(e) => idx
-                        .iter()
-                        .map(|_| Err(format!("lab preparation failed: {e}")))
-                        .collect(),
+                let cases: Vec<(usize, Arc<Sender>)> =
+                    cases.into_iter().map(|(i, tx)| (i, Arc::new(tx))).collect();
+                let why = match fx {
+                    Err(e) => format!("lab preparation failed: {e}"),
                     Ok(fx) => {
-                        let job = run_pair(lab.clone(), fx, idx.clone(), PAIRS[p]);
+                        let job = run_pair(lab.clone(), fx, cases.clone(), PAIRS[p]);
                         match tokio::spawn(job).await {
-                            Ok(r) => r,
-                            Err(e) => idx
-                                .iter()
-                                .map(|_| Err(format!("pair worker panicked: {e}")))
-                                .collect(),
+                            Ok(()) => "the pair worker sent no result".into(),
+                            Err(e) => format!("pair worker panicked: {e}"),
                         }
                     }
                 };
-                for ((_, tx), out) in cases.into_iter().zip(outcomes) {
-                    let _ = tx.send(Some(out));
+                for (_, tx) in cases {
+                    if tx.borrow().is_none() {
+                        let _ = tx.send(Some(Err(why.clone())));
+                    }
                 }
             });
         }
@@ -612,7 +619,12 @@ fn write_pair_dir(cases: &[(&str, &Case)]) -> Result<tempfile::TempDir, String> 
             &format!("{name}.variant.yml"),
             &nonempty(play("variant", "", &[&case.variant, &case.after])),
         )?;
-        ansible.push_str(&play(&format!("{name} setup"), "", &[&case.setup]));
+        // The harness opens each case's gate when host A starts the case and reads the output
+        // as it comes: host B waits here while the previous case's state is snapshotted.
+        let gate = format!(
+            "- name: mm gate {name}\n  wait_for: {{path: /run/mm-gate/{name}, timeout: 1800}}\n"
+        );
+        ansible.push_str(&play(&format!("{name} setup"), "", &[&gate, &case.setup]));
         ansible.push_str(&play(
             &format!("{name} check"),
             check,
@@ -783,6 +795,14 @@ fn snapshot_script(s: &Snapshot, host: &str, ip: &str) -> String {
             format!(
                 "if [ -e {p} ] || [ -L {p} ]; then stat -c '%F %a %U %G' {p}; [ -L {p} ] && readlink {p}; [ -f {p} ] && ! [ -L {p} ] && sed -e {host_re} -e {ip_re} < {p} | sha256sum | cut -c1-64; [ -f {p} ] && stat -c 'size %s nlink %h' {p}; else echo absent; fi"
             ),
+            format!("stat -c '%y %i' {p} 2>/dev/null; true"),
+        );
+    }
+    for p in &s.mtimes {
+        let p = q(p);
+        item(
+            format!("mtime {p}"),
+            "true".into(),
             format!("stat -c '%y %i' {p} 2>/dev/null; true"),
         );
     }
@@ -1052,21 +1072,89 @@ async fn rig_case(
     Ok((cx.log, cx.errors, blocks))
 }
 
+/// ansible-playbook's output as it comes (stdout line by line; stderr at the end).
+#[derive(Clone)]
+struct Stream {
+    buf: Arc<Mutex<String>>,
+    rx: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Stream {
+    fn start(mut cmd: tokio::process::Command) -> Stream {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+        let buf = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let b = buf.clone();
+        cmd.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        tokio::spawn(async move {
+            let push = |t: &str| b.lock().unwrap_or_else(|e| e.into_inner()).push_str(t);
+            match cmd.spawn() {
+                Err(e) => push(&format!("ansible-playbook: {e}\n")),
+                Ok(mut child) => {
+                    let mut err = child.stderr.take();
+                    let err_task = tokio::spawn(async move {
+                        let mut s = String::new();
+                        if let Some(e) = err.as_mut() {
+                            let _ = e.read_to_string(&mut s).await;
+                        }
+                        s
+                    });
+                    if let Some(out) = child.stdout.take() {
+                        let mut lines = tokio::io::BufReader::new(out).lines();
+                        while let Ok(Some(l)) = lines.next_line().await {
+                            push(&format!("{l}\n"));
+                            tx.send_modify(|_| {});
+                        }
+                    }
+                    let code = child.wait().await.ok().and_then(|s| s.code());
+                    let e = err_task.await.unwrap_or_default();
+                    push(&format!("{e}\n@@EXIT {code:?}\n"));
+                }
+            }
+            let _ = tx.send(true);
+        });
+        Stream { buf, rx }
+    }
+
+    fn text(&self) -> String {
+        self.buf.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Waits until `marker` is in the output or the process ended; the output so far.
+    async fn wait_for(&mut self, marker: &str) -> String {
+        loop {
+            let t = self.text();
+            if t.contains(marker) || *self.rx.borrow_and_update() {
+                return self.text();
+            }
+            if self.rx.changed().await.is_err() {
+                return self.text();
+            }
+        }
+    }
+}
+
 /// Runs a pair's cases: rig case by case on `a` while ansible-playbook runs all of them on
-/// `b` in one playbook; then compares outputs and the final states. One outcome per case.
+/// `b` in one playbook, gated case by case; compares each case's output and state as soon as
+/// both hosts are through it, and sends its outcome.
 async fn run_pair(
     lab: Arc<Lab>,
     fx: Fixtures,
-    idx: Vec<usize>,
+    cases: Vec<(usize, Arc<Sender>)>,
     (a, b): (&'static str, &'static str),
-) -> Vec<Outcome> {
+) {
     let t0 = Instant::now();
-    let cases: Vec<(&str, &Case)> = idx
+    let named: Vec<(&str, &Case)> = cases
         .iter()
-        .map(|i| (CASES[*i].0.as_str(), &CASES[*i].1))
+        .map(|(i, _)| (CASES[*i].0.as_str(), &CASES[*i].1))
         .collect();
-    let fail_all = |e: String| cases.iter().map(|_| Err(e.clone())).collect::<Vec<_>>();
-    let dir = match write_pair_dir(&cases) {
+    let fail_all = |e: String| {
+        for (_, tx) in &cases {
+            let _ = tx.send(Some(Err(e.clone())));
+        }
+    };
+    let dir = match write_pair_dir(&named) {
         Ok(d) => d,
         Err(e) => return fail_all(e),
     };
@@ -1075,7 +1163,7 @@ async fn run_pair(
         Ok(c) => c,
         Err(e) => return fail_all(e),
     };
-    for (name, case) in &cases {
+    for (name, case) in &named {
         if case.prepare.trim().is_empty() {
             continue;
         }
@@ -1092,45 +1180,85 @@ async fn run_pair(
         }
     }
     let have_ansible = Path::new(ANSIBLE_PLAYBOOK).exists();
-    let side_b = async {
-        if !have_ansible {
-            return None;
+    let mut stream = have_ansible.then(|| {
+        let mut cmd = tokio::process::Command::new(ANSIBLE_PLAYBOOK);
+        cmd.arg("-i").arg(&lab.inventory).args(["-l", b]);
+        for (k, v) in &fx.vars {
+            cmd.arg("-e").arg(format!("{k}={v}"));
         }
-        Some(playbook(&[ANSIBLE_PLAYBOOK], &lab, &fx, b, &d, &[], "ansible.yml").await)
-    };
-    let side_a = async {
-        let mut v = Vec::new();
-        for (name, case) in &cases {
-            v.push(rig_case(&lab, &fx, &ca, &d, name, case, a).await);
+        cmd.arg("ansible.yml")
+            .current_dir(&d)
+            .env("PYTHONUNBUFFERED", "1")
+            .env("ANSIBLE_NOCOLOR", "1")
+            .env("NO_COLOR", "1")
+            .env("ANSIBLE_PIPELINING", "1")
+            .env("ANSIBLE_RETRY_FILES_ENABLED", "0")
+            .env_remove("ANSIBLE_CONFIG")
+            .env_remove("ANSIBLE_FORCE_COLOR")
+            .kill_on_drop(true);
+        Stream::start(cmd)
+    });
+    let compared: Vec<&str> = named
+        .iter()
+        .filter(|(_, c)| c.ansible)
+        .map(|(n, _)| *n)
+        .collect();
+    for ((name, case), (_, tx)) in named.iter().zip(&cases) {
+        let t1 = Instant::now();
+        let on_b = case.ansible && stream.is_some();
+        if on_b
+            && let Err(e) = remote(
+                &cb,
+                &format!("mkdir -p /run/mm-gate && touch /run/mm-gate/{name}"),
+            )
+            .await
+        {
+            let _ = tx.send(Some(Err(e)));
+            continue;
         }
-        v
-    };
-    let (rig_results, ans) = tokio::join!(side_a, side_b);
-    let secs_a = t0.elapsed().as_secs_f64();
-    let mut outcomes = Vec::new();
-    for ((name, case), res) in cases.iter().zip(rig_results) {
+        let res = rig_case(&lab, &fx, &ca, &d, name, case, a).await;
+        // host B is through this case when the next compared case's setup play (its gate)
+        // or the recap shows
+        let next = compared
+            .iter()
+            .skip_while(|n| *n != name)
+            .nth(1)
+            .map(|n| format!("PLAY [{n} setup]"))
+            .unwrap_or_else(|| "PLAY RECAP".into());
+        let ans_out = match (&mut stream, on_b) {
+            (Some(s), true) => Some(s.wait_for(&next).await),
+            _ => None,
+        };
         let (mut log, mut errors, blocks) = match res {
             Ok(r) => r,
             Err(e) => {
-                outcomes.push(Err(e));
+                let _ = tx.send(Some(Err(e)));
                 continue;
             }
         };
         let mut note = String::new();
         let fail_case = case.expect.first == "failed";
-        match (&ans, case.ansible) {
-            (_, false) => note.push_str("not compared with ansible-playbook (see the case); "),
-            (None, true) if crate::common::lab::in_ci() => {
+        match ans_out {
+            None if !case.ansible => {
+                note.push_str("not compared with ansible-playbook (see the case); ")
+            }
+            None if crate::common::lab::in_ci() => {
                 errors.push(format!("{ANSIBLE_PLAYBOOK} missing (CI=true)"))
             }
-            (None, true) => note.push_str("ansible-playbook missing: not compared; "),
-            (Some(r), true) => {
+            None => note.push_str("ansible-playbook missing: not compared; "),
+            Some(out) => {
                 let section = |play: &str| {
-                    play_section(&r.out, &format!("{name} {play}"))
+                    play_section(&out, &format!("{name} {play}"))
                         .and_then(|s| task_block(s, 0))
                         .map(|blk| normalise(&blk, &lab, b))
                         .unwrap_or_default()
                 };
+                if play_section(&out, &format!("{name} run")).is_none() {
+                    errors.push(format!(
+                        "ansible-playbook did not run the case on {b}:\n{}",
+                        out.rsplit("PLAY [").next().unwrap_or_default()
+                    ));
+                }
                 let mut shown = String::new();
                 for (k, play) in [
                     ("check", "check"),
@@ -1149,14 +1277,28 @@ async fn run_pair(
                         || status(rig_blk) == "failed"
                         || status(&ans_blk) == "failed"
                     {
-                        let (mr, ma) = (fatal_msg(rig_blk), fatal_msg(&ans_blk));
+                        let (mut mr, mut ma) = (fatal_msg(rig_blk), fatal_msg(&ans_blk));
+                        if case.expect.message_lines_unordered {
+                            for m in [&mut mr, &mut ma] {
+                                // (and without blank lines: a reason ending in a newline
+                                // adds one unless it comes last)
+                                let mut l: Vec<&str> =
+                                    m.lines().filter(|l| !l.is_empty()).collect();
+                                l.sort();
+                                *m = l.join("\n");
+                            }
+                        }
                         if case.expect.same_message && mr != ma {
                             errors.push(format!(
-                                "failure message differs from Ansible's:\n  rig:     {mr:?}\n  ansible: {ma:?}"
+                                "{k}: failure message differs from Ansible's:\n  rig:     {mr:?}\n  ansible: {ma:?}"
                             ));
                         }
-                        if status(&ans_blk) != "failed" {
-                            errors.push(format!("ansible's run did not fail:\n{ans_blk}"));
+                        if status(&ans_blk) != status(rig_blk) {
+                            errors.push(format!(
+                                "{k}: status {} but ansible's {}:\n{ans_blk}",
+                                status(rig_blk),
+                                status(&ans_blk)
+                            ));
                         }
                         continue;
                     }
@@ -1183,23 +1325,27 @@ async fn run_pair(
         if std::env::var_os("MM_LOG").is_some() {
             println!("===== {name} on {a}/{b} =====\n{log}");
         }
-        note.push_str(&format!("{a}/{b}, pair done in {secs_a:.0} s"));
-        outcomes.push(if errors.is_empty() {
+        note.push_str(&format!(
+            "{a}/{b} {:.0} s (pair at {:.0} s)",
+            t1.elapsed().as_secs_f64(),
+            t0.elapsed().as_secs_f64()
+        ));
+        let _ = tx.send(Some(if errors.is_empty() {
             Ok(note)
         } else {
             Err(format!("{}\n\n===== log =====\n{log}", errors.join("\n\n")))
-        });
+        }));
     }
-    if let Some(r) = &ans {
+    if let Some(s) = &mut stream {
+        let out = s.wait_for("@@EXIT").await;
         println!(
-            "    ansible-playbook on {b} ({} cases): exit {:?}, {:.1} s",
-            cases.len(),
-            r.code,
-            r.secs
+            "    ansible-playbook on {b} ({} cases): {} after {:.1} s",
+            compared.len(),
+            out.lines().last().unwrap_or_default(),
+            t0.elapsed().as_secs_f64()
         );
         if std::env::var_os("MM_LOG").is_some() {
-            println!("===== ansible-playbook on {b} =====\n{}", r.out);
+            println!("===== ansible-playbook on {b} =====\n{out}");
         }
     }
-    outcomes
 }
