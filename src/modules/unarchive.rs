@@ -360,6 +360,9 @@ impl Module for Unarchive {
             reasons.push(
                 "Unable to find required 'unzip' or 'zipinfo' binary in the path.".to_string(),
             );
+            // ZipZArchive's own reason (`unzip -Z` stands in for zipinfo), as Ansible lists it.
+            reasons
+                .push("Unable to find required 'unzip' or 'unzip' binary in the path.".to_string());
             return Err(fail(format!(
                 "Failed to find handler for \"{remote}\". Make sure the required command to extract the file is installed.\n{}",
                 reasons.join("\n")
