@@ -8,13 +8,15 @@
 //!   setup; `--check --diff` (status as expected, snapshot incl. mtimes/inodes/MainPIDs
 //!   unchanged); `--diff` first run (changed, snapshot changed); rerun (ok, snapshot incl.
 //!   mtimes/inodes/MainPIDs unchanged); variant `--check --diff` (snapshot unchanged);
-//! and on host B with ansible-playbook: setup + the task in a `check_mode: true, diff: true`
-//! play, then the task with `diff: true` + the variant in a check/diff play. The task blocks of
-//! the output (status line, diff, messages) must be the same after normalising host names,
-//! temp paths and timestamps, and the snapshots of A and B must be equal (without
-//! mtimes/PIDs). Failure cases (`expect.first: failed`) check the failure instead: the
-//! message (substrings from the case, and the same message as Ansible's), exit code 2 and a
-//! snapshot that did not move.
+//! and on host B, ansible-playbook runs all cases of the pair in one playbook: per case a
+//! setup play (behind a `wait_for` gate the harness opens when host A starts the case), the
+//! task in a `check_mode: true, diff: true` play, with `diff: true`, again, and the variant in
+//! a check/diff play; the output is read as it comes, and a case is compared once host B waits
+//! at the next gate. The task blocks of the output (status line, diff, messages) of each step
+//! must be the same after normalising host names, temp paths and timestamps, and the snapshots
+//! of A and B must be equal (without mtimes/PIDs). Failure cases (`expect.first: failed`)
+//! check the failure instead: the message (substrings from the case, and the same message as
+//! Ansible's), exit code 2 and a snapshot that did not move.
 //!
 //! Cases run in parallel on the host pairs h1/h2, h3/h4, h5/h6, h7/h8 (`pair` in the case
 //! file), one after another within a pair; each case is one test (`module_matrix::<case>`), so
