@@ -432,10 +432,13 @@ async fn execute_once(
         res.insert("changed".into(), Value::from(false));
         res.insert(
             "msg".into(),
-            Value::from(format!(
-                "remote module ({}) does not support check mode",
-                t.action
-            )),
+            // uri is the one module whose action plugin refuses check mode itself (Ansible's
+            // ActionBase message); the others are skipped by the module (AnsibleModule's).
+            Value::from(if t.action.rsplit('.').next() == Some("uri") {
+                format!("This action ({}) does not support check mode.", t.action)
+            } else {
+                format!("remote module ({}) does not support check mode", t.action)
+            }),
         );
         res.insert("skipped".into(), Value::from(true));
         return res;

@@ -461,6 +461,15 @@ impl Module for File {
             };
             a.insert("state".into(), after.into());
         }
+        // A link pointed elsewhere: Ansible's ensure_symlink adds the old and new src.
+        if p.before_state == "link"
+            && p.after_state == "link"
+            && let (Some(old), Some(new)) = (&probe.files[0].link_target, &fa.src)
+            && old != new
+        {
+            b.insert("src".into(), old.clone().into());
+            a.insert("src".into(), new.clone().into());
+        }
         // Attributes of a path that does not exist yet are not compared in check mode.
         if !(p.created && ctx.check_mode) {
             p.attrs.add_to(&mut b, &mut a);

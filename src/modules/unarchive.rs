@@ -607,6 +607,14 @@ impl Module for Unarchive {
                     "Unable to find required '{}' binary in the path.",
                     missing.join("' or '")
                 ));
+                if unzip.is_empty() {
+                    // ZipZArchive's own reason (`unzip -Z` stands in for zipinfo), as Ansible
+                    // lists it.
+                    reasons.push(
+                        "Unable to find required 'unzip' or 'unzip' binary in the path."
+                            .to_string(),
+                    );
+                }
             } else {
                 let why: String = so
                     .lines()

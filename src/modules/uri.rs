@@ -283,8 +283,14 @@ impl Module for Uri {
             ));
         }
         let fd5 = if body.is_some() { " 5<\"$t/body\"" } else { "" };
+        // An existing dest: only download when newer (If-Modified-Since its mtime), as
+        // Ansible's uri does; a 304 then writes nothing.
+        s.push_str("set --\n");
+        if let Some(d) = &dest {
+            s.push_str(&format!("[ -f {0} ] && set -- -z {0}\n", q(d)));
+        }
         s.push_str(&format!(
-            "w=$(curl -K - -o \"$t/out\" -D \"$t/h\" -w '%{{url_effective}}'{fd5} 2>\"$t/err\"); rc=$?\n\
+            "w=$(curl -K - \"$@\" -o \"$t/out\" -D \"$t/h\" -w '%{{url_effective}}'{fd5} 2>\"$t/err\"); rc=$?\n\
              printf '@@RC\\t%s\\n@@URL\\t%s\\n@@ELAPSED\\t%s\\n' $rc \"$w\" $(( $(date +%s) - start ))\n\
              echo @@ERR; cat \"$t/err\"; echo; echo @@HEADERS; cat \"$t/h\" 2>/dev/null; echo @@BODY; base64 -w0 \"$t/out\" 2>/dev/null; echo\n"
         ));

@@ -14,6 +14,7 @@
 mod common;
 mod faults;
 mod modules_more;
+mod module_matrix;
 mod modules_system;
 mod plan_apply;
 mod password;
@@ -56,6 +57,7 @@ fn main() -> std::process::ExitCode {
     all.extend(plan_apply::tests());
     all.extend(password::tests());
     all.extend(faults::tests());
+    all.extend(module_matrix::tests());
     if args.iter().any(|a| a == "--list") {
         for (name, _) in &all {
             println!("{name}: test");
