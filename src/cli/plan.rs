@@ -125,6 +125,9 @@ impl Sink for SharedSink {
     fn emit(&self, event: &Event) {
         self.0.emit(event);
     }
+    fn host_done(&self, host: &str) {
+        self.0.host_done(host);
+    }
 }
 
 /// The `--diff` text of a result (its items' too), without colour.

@@ -12,21 +12,47 @@ use std::time::Duration;
 #[derive(Debug, Default)]
 struct State {
     task: Option<String>,
-    done: usize,
-    /// Hosts that have reported a result in this play (the total of the next task).
-    play_hosts: HashSet<String>,
+    /// Hosts that finished the current task (told by `host_done` as each ends, or by their
+    /// result event).
+    done: HashSet<String>,
+    /// Hosts that have reported a result in this play, in the order they did (the hosts of the
+    /// next task).
+    play_hosts: Vec<String>,
     total: Option<usize>,
 }
+
+/// Hosts still running are named when at most this many are left.
+const NAME_PENDING: usize = 3;
 
 impl State {
     fn message(&self) -> String {
         let Some(task) = &self.task else {
             return String::new();
         };
+        let done = self.done.len();
         match self.total {
-            Some(t) if t >= self.done => format!("{task}  {}/{t} hosts", self.done),
-            _ => format!("{task}  {} hosts done", self.done),
+            Some(t) if t >= done => {
+                let pending: Vec<&str> = self
+                    .play_hosts
+                    .iter()
+                    .filter(|h| !self.done.contains(*h))
+                    .map(String::as_str)
+                    .collect();
+                if !pending.is_empty() && pending.len() <= NAME_PENDING && done > 0 {
+                    format!(
+                        "{task}  {done}/{t} hosts, waiting for {}",
+                        pending.join(", ")
+                    )
+                } else {
+                    format!("{task}  {done}/{t} hosts")
+                }
+            }
+            _ => format!("{task}  {done} hosts done"),
         }
+    }
+
+    fn host_done(&mut self, host: &str) {
+        self.done.insert(host.to_string());
     }
 
     fn on(&mut self, event: &Event) {
@@ -35,16 +61,18 @@ impl State {
                 self.play_hosts.clear();
                 self.task = None;
                 self.total = None;
-                self.done = 0;
+                self.done.clear();
             }
             Event::TaskStart { task } => {
                 self.task = Some(format!("{} [{}]", task.prefix, task.name.trim()));
-                self.done = 0;
+                self.done.clear();
                 self.total = (!self.play_hosts.is_empty()).then_some(self.play_hosts.len());
             }
             Event::HostResult(r) => {
-                self.done += 1;
-                self.play_hosts.insert(r.host.clone());
+                self.done.insert(r.host.clone());
+                if !self.play_hosts.contains(&r.host) {
+                    self.play_hosts.push(r.host.clone());
+                }
             }
             _ => {}
         }
@@ -83,6 +111,14 @@ impl Sink for ProgressPrinter {
         self.bar.suspend(|| self.inner.emit(event));
         if let Ok(mut st) = self.state.lock() {
             st.on(event);
+            self.bar.set_message(st.message());
+        }
+    }
+
+    fn host_done(&self, host: &str) {
+        self.inner.host_done(host);
+        if let Ok(mut st) = self.state.lock() {
+            st.host_done(host);
             self.bar.set_message(st.message());
         }
     }
@@ -138,6 +174,27 @@ mod tests {
         assert_eq!(st.message(), "TASK [one]  2 hosts done");
         st.on(&Event::TaskStart { task: task("two") });
         st.on(&result("a"));
-        assert_eq!(st.message(), "TASK [two]  1/2 hosts");
+        assert_eq!(st.message(), "TASK [two]  1/2 hosts, waiting for b");
+    }
+
+    #[test]
+    fn counts_hosts_as_they_finish_before_their_results_are_printed() {
+        let mut st = State::default();
+        st.on(&Event::TaskStart { task: task("one") });
+        for h in ["a", "b", "c", "d", "e"] {
+            st.on(&result(h));
+        }
+        st.on(&Event::TaskStart { task: task("slow") });
+        assert_eq!(st.message(), "TASK [slow]  0/5 hosts");
+        st.host_done("b");
+        assert_eq!(st.message(), "TASK [slow]  1/5 hosts");
+        st.host_done("c");
+        st.host_done("e");
+        assert_eq!(st.message(), "TASK [slow]  3/5 hosts, waiting for a, d");
+        // The result events that follow do not count the hosts twice.
+        st.on(&result("b"));
+        st.host_done("a");
+        st.host_done("d");
+        assert_eq!(st.message(), "TASK [slow]  5/5 hosts");
     }
 }
