@@ -71,3 +71,52 @@ fn progress_only_on_a_terminal() {
         "{all}"
     );
 }
+
+/// Results of a task arrive together once every host is done: they are written as one block,
+/// the progress line cleared once before and drawn once after (not between the lines, which
+/// flickers), and the counter moves as each host finishes.
+#[test]
+fn a_burst_of_results_is_one_block_under_the_progress_line() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let d = t.path();
+    let hosts: String = ["a", "b", "c", "d", "e"]
+        .iter()
+        .map(|h| format!("{h} ansible_connection=local\n"))
+        .collect();
+    std::fs::write(d.join("hosts.ini"), hosts).expect("hosts");
+    std::fs::write(
+        d.join("burst.yml"),
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - debug: msg=hi\n    - name: staggered\n      command: \"sleep {{ {'a': 1.5, 'b': 0.3, 'c': 0.6, 'd': 0.9, 'e': 1.2}[inventory_hostname] }}\"\n",
+    )
+    .expect("playbook");
+    let cmd = format!(
+        "{} playbook -i hosts.ini burst.yml",
+        env!("CARGO_BIN_EXE_rig")
+    );
+    let Ok(out) = Command::new("script")
+        .current_dir(d)
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("TERM", "xterm")
+        .env_remove("NO_COLOR")
+        .output()
+    else {
+        eprintln!("skipped: no `script` command (util-linux)");
+        return;
+    };
+    let tty = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{tty}");
+    let first = tty.find("changed: [a]").expect("a's result");
+    let last = tty.find("changed: [e]").expect("e's result");
+    let block = &tty[first..last];
+    assert!(
+        !block.contains("\x1b[2K") && !block.contains("staggered]  "),
+        "the progress line was drawn between the results: {block:?}"
+    );
+    // The counter moved while hosts finished (before any result was printed).
+    let before = &tty[..first];
+    assert!(
+        before.contains("1/5 hosts") || before.contains("2/5 hosts"),
+        "{before:?}"
+    );
+    assert!(before.contains("waiting for a"), "{before:?}");
+}

@@ -38,6 +38,8 @@ fn setup(d: &Path) {
       file:
         path: "{dir}/{{{{ inventory_hostname }}}}.key"
         mode: "0600"
+    - name: probe
+      command: "true"
   handlers:
     - name: reload
       copy:
@@ -156,6 +158,11 @@ fn plan_changes_nothing_and_records_changes_with_fingerprints() {
         "{text}"
     );
     assert!(text.contains("-release 1\\n+release 2"), "{text}");
+    // Check mode cannot predict a command: listed apart, for every host.
+    let plan: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for h in HOSTS {
+        assert_eq!(plan["unpredicted"][h][0]["task"], "probe", "{text}");
+    }
 }
 
 #[test]
@@ -256,11 +263,11 @@ fn apply_without_drift_makes_exactly_the_planned_changes() {
     }
     assert!(!after.contains_key("c.reloaded"));
     assert!(
-        stdout.contains("a                          : ok=4    changed=4"),
+        stdout.contains("a                          : ok=5    changed=5"),
         "{stdout}"
     );
     assert!(
-        stdout.contains("c                          : ok=3    changed=0"),
+        stdout.contains("c                          : ok=4    changed=1"),
         "{stdout}"
     );
     // The plan is spent: applying it again refuses (every planned change is already made).

@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
+# Snapshot tests (insta) never write snapshots here: a changed output fails the run.
+export INSTA_UPDATE=no
 
 # The lab tests (tests/lab_ssh/) boot lab hosts and tear them down themselves, even when a test
 # fails; this is the safety net if the test process itself dies. down.sh stops only what up.sh

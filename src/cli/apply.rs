@@ -53,7 +53,8 @@ pub fn run(args: ApplyArgs) -> Result<ExitCode, RunError> {
         plan.hosts.len(),
         args.plan.display()
     );
-    let (code, now) = check_run(&pb, None)?;
+    let (code, recorder) = check_run(&pb, None)?;
+    let now = recorder.take();
     if code != ExitCode::Ok {
         return Err(RunError::Fatal(format!(
             "the verification check run failed (exit code {}); nothing was changed. Run `rig plan` again to see why",
@@ -89,7 +90,7 @@ pub fn run(args: ApplyArgs) -> Result<ExitCode, RunError> {
     let code = run_with(opts, Arc::new(Tee(tee)))?;
     sinks.finish();
     let done = recorder.take();
-    for (host, problems) in changed_differences(&plan.hosts, &done) {
+    for (host, problems) in changed_differences(&plan, &done) {
         for p in problems {
             eprintln!("[WARNING]: {host}: {p}");
         }
@@ -185,9 +186,16 @@ pub(crate) fn compare(
 
 /// Per host, the tasks whose `changed` differs between the plan and the real run.
 fn changed_differences(
-    plan: &BTreeMap<String, Vec<PlannedTask>>,
+    full_plan: &Plan,
     done: &BTreeMap<String, Vec<PlannedTask>>,
 ) -> BTreeMap<String, Vec<String>> {
+    let plan = &full_plan.hosts;
+    // Tasks check mode could not predict (commands) change as they do in any run.
+    let unpredicted: std::collections::BTreeSet<(String, String)> = full_plan
+        .unpredicted
+        .iter()
+        .flat_map(|(h, ts)| ts.iter().map(move |t| (h.clone(), t.key.clone())))
+        .collect();
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let changed = |m: &BTreeMap<String, Vec<PlannedTask>>| -> BTreeMap<(String, String), String> {
         m.iter()
@@ -208,7 +216,8 @@ fn changed_differences(
         }
     }
     for ((host, key), d) in &applied {
-        if !planned.contains_key(&(host.clone(), key.clone())) {
+        let k = (host.clone(), key.clone());
+        if !planned.contains_key(&k) && !unpredicted.contains(&k) {
             out.entry(host.clone())
                 .or_default()
                 .push(format!("{d} changed but was not in the plan"));

@@ -37,15 +37,14 @@ impl Sinks {
         let printer: Box<dyn Sink> = match format(o) {
             OutputFormat::Json => Box::new(JsonPrinter::new(Box::new(std::io::stdout()))),
             OutputFormat::Human => {
-                let human = Box::new(HumanPrinter::stdio(verbosity));
                 if !o.no_progress
                     && std::io::stdout().is_terminal()
                     && std::io::stderr().is_terminal()
                     && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
                 {
-                    Box::new(ProgressPrinter::new(human))
+                    Box::new(ProgressPrinter::stdio(verbosity))
                 } else {
-                    human
+                    Box::new(HumanPrinter::stdio(verbosity))
                 }
             }
         };

@@ -37,6 +37,18 @@ pub struct Plan {
     pub args: Vec<String>,
     /// Per host, the tasks that would change or that read remote state, in run order.
     pub hosts: BTreeMap<String, Vec<PlannedTask>>,
+    /// Per host, the tasks that check mode cannot predict (`command`, `shell`... are skipped
+    /// there): they run at apply as in any run, and are not compared.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unpredicted: BTreeMap<String, Vec<Unpredicted>>,
+}
+
+/// A task result check mode could not predict.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Unpredicted {
+    /// As [`PlannedTask::key`].
+    pub key: String,
+    pub task: String,
 }
 
 /// One host's task in a plan.
@@ -70,12 +82,20 @@ pub struct PlanArgs {
 #[derive(Default)]
 pub(crate) struct Recorder {
     hosts: Mutex<BTreeMap<String, Vec<PlannedTask>>>,
+    unpredicted: Mutex<BTreeMap<String, Vec<Unpredicted>>>,
     seen: Mutex<BTreeMap<(String, String), u32>>,
 }
 
 impl Recorder {
     pub(crate) fn take(&self) -> BTreeMap<String, Vec<PlannedTask>> {
         self.hosts
+            .lock()
+            .map(|mut h| std::mem::take(&mut *h))
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn take_unpredicted(&self) -> BTreeMap<String, Vec<Unpredicted>> {
+        self.unpredicted
             .lock()
             .map(|mut h| std::mem::take(&mut *h))
             .unwrap_or_default()
@@ -95,6 +115,19 @@ impl Sink for Recorder {
             *n += 1;
             *n
         };
+        // Skipped in the check run for check mode (not for a false `when`): nothing to predict.
+        if r.kind == crate::report::ResultKind::Skipped
+            && !r.result.contains_key("false_condition")
+            && !r.result.contains_key("skip_reason")
+        {
+            if let Ok(mut u) = self.unpredicted.lock() {
+                u.entry(r.host.clone()).or_default().push(Unpredicted {
+                    key: format!("{}#{n}", r.task.path),
+                    task: r.task.name.clone(),
+                });
+            }
+            return;
+        }
         let changed = r
             .result
             .get("changed")
@@ -124,6 +157,9 @@ pub(crate) struct SharedSink(pub Arc<dyn Sink>);
 impl Sink for SharedSink {
     fn emit(&self, event: &Event) {
         self.0.emit(event);
+    }
+    fn host_done(&self, host: &str) {
+        self.0.host_done(host);
     }
 }
 
@@ -247,7 +283,7 @@ fn collect(result: &Map<String, Value>, prefix: &str, out: &mut BTreeMap<String,
 pub(crate) fn check_run(
     args: &PlaybookArgs,
     printer: Option<Arc<dyn Sink>>,
-) -> Result<(ExitCode, BTreeMap<String, Vec<PlannedTask>>), RunError> {
+) -> Result<(ExitCode, Arc<Recorder>), RunError> {
     let mut opts = super::playbook::prepare(args)?;
     opts.check = true;
     opts.diff = true;
@@ -257,7 +293,7 @@ pub(crate) fn check_run(
         sinks.push(Box::new(SharedSink(p)));
     }
     let code = run_with(opts, Arc::new(Tee(sinks)))?;
-    Ok((code, recorder.take()))
+    Ok((code, recorder))
 }
 
 /// Runs the playbooks on a fresh runtime; Ctrl-C stops the run (exit 99).
@@ -310,7 +346,7 @@ pub(crate) fn parse_recorded(args: &[String]) -> Result<PlaybookArgs, RunError> 
 /// `rig plan`.
 pub fn run(args: PlanArgs) -> Result<ExitCode, RunError> {
     let sinks = super::output::Sinks::new(&args.playbook.run, args.playbook.run.verbose);
-    let (code, hosts) = check_run(&args.playbook, Some(sinks.sink.clone()))?;
+    let (code, recorder) = check_run(&args.playbook, Some(sinks.sink.clone()))?;
     sinks.finish();
     if code != ExitCode::Ok {
         return Err(RunError::Fatal(format!(
@@ -325,7 +361,8 @@ pub fn run(args: PlanArgs) -> Result<ExitCode, RunError> {
         cwd: std::env::current_dir()
             .map_err(|e| RunError::Fatal(format!("cannot read the current directory: {e}")))?,
         args: plan_argv(),
-        hosts,
+        hosts: recorder.take(),
+        unpredicted: recorder.take_unpredicted(),
     };
     write_plan(&args.out, &plan)?;
     let changes: usize = plan
@@ -343,6 +380,13 @@ pub fn run(args: PlanArgs) -> Result<ExitCode, RunError> {
         args.out.display(),
         args.out.display()
     );
+    let unpredicted: usize = plan.unpredicted.values().map(Vec::len).sum();
+    if unpredicted > 0 {
+        eprintln!(
+            "Not in the plan: {unpredicted} task result(s) that check mode cannot predict (command, shell...); they run at apply as in any run (see \"unpredicted\" in {})",
+            args.out.display()
+        );
+    }
     Ok(ExitCode::Ok)
 }
 

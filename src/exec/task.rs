@@ -160,7 +160,9 @@ pub(crate) async fn run_task(
             let scope = scope.clone();
             Box::pin(async move {
                 let _permit = pr.runner.forks.acquire().await;
-                run_on_host(&pr, &t, &h, &scope, &info).await
+                let run = run_on_host(&pr, &t, &h, &scope, &info).await;
+                pr.runner.sink.host_done(&h);
+                run
             }) as std::pin::Pin<Box<dyn std::future::Future<Output = HostRun> + Send>>
         })
         .collect();

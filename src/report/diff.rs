@@ -1,12 +1,37 @@
 //! `--diff` text as Ansible's callbacks print it (Python's `difflib.unified_diff`, 3 lines of
-//! context), with optional colour.
+//! context). On a terminal it is coloured as `git diff` colours it: file headers bold, hunk
+//! headers cyan, removed lines red, added lines green, context and `\ No newline` lines plain;
+//! without colour the text is Ansible's, byte for byte.
 
 use serde_json::Value;
 
-const RED: &str = "\x1b[0;31m";
-const GREEN: &str = "\x1b[0;32m";
-const CYAN: &str = "\x1b[0;36m";
-const RESET: &str = "\x1b[0m";
+const BOLD: &str = "\x1b[1m";
+const RED: &str = "\x1b[31m";
+const GREEN: &str = "\x1b[32m";
+const CYAN: &str = "\x1b[36m";
+const RESET: &str = "\x1b[m";
+
+/// One line of [`unified_diff`] (ends with a newline; an added or removed last line may carry a
+/// second `\ No newline at end of file` line) coloured as `git diff` does: the colour is reset
+/// before the newline, so a line never bleeds into the next.
+fn paint_line(line: &str, header: bool) -> String {
+    let (first, rest) = match line.find('\n') {
+        Some(i) => (&line[..i], &line[i..]),
+        None => (line, ""),
+    };
+    let c = if header {
+        BOLD
+    } else if first.starts_with("@@") {
+        CYAN
+    } else if first.starts_with('+') {
+        GREEN
+    } else if first.starts_with('-') {
+        RED
+    } else {
+        return line.to_string();
+    };
+    format!("{c}{first}{RESET}{rest}")
+}
 
 /// Renders a result's `diff` entry (one mapping or a list of them); "" when there is nothing
 /// to show.
@@ -43,26 +68,13 @@ pub fn render_diff(diff: &Value, color: bool) -> String {
             };
             let lines = unified_diff(&text(before), &text(after), &before_header, &after_header);
             if !lines.is_empty() {
-                for line in &lines {
-                    if !color {
-                        ret.push_str(line);
-                        continue;
-                    }
-                    let c = if line.starts_with('+') {
-                        GREEN
-                    } else if line.starts_with('-') {
-                        RED
-                    } else if line.starts_with("@@") {
-                        CYAN
+                for (i, line) in lines.iter().enumerate() {
+                    if color {
+                        // The first two lines are the file headers (a removed line `-- x`
+                        // also starts with `---`).
+                        ret.push_str(&paint_line(line, i < 2));
                     } else {
-                        ""
-                    };
-                    if c.is_empty() {
                         ret.push_str(line);
-                    } else {
-                        // Ansible's stringc colours the text without its final newline.
-                        let body = line.strip_suffix('\n').unwrap_or(line);
-                        ret.push_str(&format!("{c}{body}{RESET}\n"));
                     }
                 }
                 ret.push('\n');
@@ -146,6 +158,38 @@ mod tests {
         assert_eq!(
             render_diff(&d, false),
             "--- before: /f\n+++ after: /f\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n\n"
+        );
+    }
+
+    #[test]
+    fn colour_is_git_diff_and_the_text_is_unchanged() {
+        let d = json!({"before": "a\nb\nc", "after": "a\nB\nc", "before_header": "/f", "after_header": "/f"});
+        let coloured = render_diff(&d, true);
+        assert_eq!(
+            coloured,
+            "\x1b[1m--- before: /f\x1b[m\n\x1b[1m+++ after: /f\x1b[m\n\x1b[36m@@ -1,3 +1,3 @@\x1b[m\n a\n\x1b[31m-b\x1b[m\n\x1b[32m+B\x1b[m\n c\n\\ No newline at end of file\n\n"
+        );
+        let stripped = coloured
+            .replace("\x1b[1m", "")
+            .replace("\x1b[31m", "")
+            .replace("\x1b[32m", "")
+            .replace("\x1b[36m", "")
+            .replace("\x1b[m", "");
+        assert_eq!(stripped, render_diff(&d, false));
+    }
+
+    #[test]
+    fn a_removed_sql_comment_is_red_not_a_header() {
+        let d =
+            json!({"before": "-- x\n", "after": "", "before_header": "/f", "after_header": "/f"});
+        assert!(render_diff(&d, true).contains("\x1b[31m--- x\x1b[m\n"));
+    }
+
+    #[test]
+    fn colour_stops_before_no_newline_marker() {
+        assert_eq!(
+            paint_line("+x\n\\ No newline at end of file\n", false),
+            "\x1b[32m+x\x1b[m\n\\ No newline at end of file\n"
         );
     }
 

@@ -22,6 +22,9 @@ pub use progress::ProgressPrinter;
 /// Something that consumes engine events.
 pub trait Sink: Send + Sync {
     fn emit(&self, event: &Event);
+    /// `host` finished the current task. Its result events come later (a task's results are
+    /// emitted in inventory order once every host is done); the progress line counts on this.
+    fn host_done(&self, _host: &str) {}
 }
 
 /// Sends every event to several sinks.
@@ -31,6 +34,11 @@ impl Sink for Tee {
     fn emit(&self, event: &Event) {
         for s in &self.0 {
             s.emit(event);
+        }
+    }
+    fn host_done(&self, host: &str) {
+        for s in &self.0 {
+            s.host_done(host);
         }
     }
 }
