@@ -13,11 +13,11 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod faults;
-mod modules_more;
 mod module_matrix;
+mod modules_more;
 mod modules_system;
-mod plan_apply;
 mod password;
+mod plan_apply;
 mod ssh;
 mod stack;
 
