@@ -230,9 +230,10 @@ async fn ssh_password_login(lab: Arc<Lab>) {
     );
     let dir = tempfile::tempdir().unwrap();
     // The controller poller finds a password in an argv (so that its silence below means
-    // something).
+    // something). A list, not one command: dash would exec `sleep` in its place and the
+    // argument would be gone before the poll (a flaky check).
     let mut probe = std::process::Command::new("sh")
-        .args(["-c", "sleep 5", SSH_PW])
+        .args(["-c", "sleep 5; true", SSH_PW])
         .spawn()
         .unwrap();
     assert!(!controller_processes_with(SSH_PW.as_bytes()).is_empty());

@@ -151,12 +151,25 @@ struct RunOut {
 /// inventory (connection settings).
 fn playbook(program: &[&str], lab: &Lab, inventory: &str, extra: &[&str], cwd: &Path) -> RunOut {
     let t0 = Instant::now();
+    // The stack inventories name the default lab's repo; a lab of its own (LAB_ID, LAB_NET,
+    // LAB_REPO_PORT: tests/lab/README.md) serves it elsewhere.
+    let url = crate::common::lab::repo_url(lab);
+    let repo_host = url
+        .trim_start_matches("http://")
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .to_string();
     let mut cmd = std::process::Command::new(program[0]);
     cmd.args(&program[1..])
         .arg("-i")
         .arg(inv(inventory))
         .arg("-i")
         .arg(&lab.inventory)
+        .arg("-e")
+        .arg(format!("lab_repo_host={repo_host}"))
+        .arg("-e")
+        .arg(format!("lab_repo_url={url}"))
         .args(extra)
         .arg("site.yml")
         .current_dir(cwd)
