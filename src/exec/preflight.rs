@@ -440,6 +440,9 @@ impl Checker<'_> {
         });
         // Conditions in order, as Ansible evaluates them: a false one skips the task.
         for cond in scope.conditions(&pr.play.kw, t) {
+            if mentions_lookup(&cond.expr) {
+                continue;
+            }
             match super::conditional::eval(&templar, &cond.expr, &ctx, Some(&cond.location)) {
                 Ok(false) => return,
                 Ok(true) => {}
@@ -676,6 +679,12 @@ impl Checker<'_> {
         };
         // A missing source is the module's error at run time (it may be created by the run).
         let Some(path) = path else { return };
+        // Lookups run commands or write files (`password`) on the controller: leave templates
+        // that use them to the run.
+        let source = std::fs::read_to_string(&path).unwrap_or_default();
+        if mentions_lookup(&Value::from(source)) {
+            return;
+        }
         let tvars: std::collections::BTreeMap<String, Value> =
             crate::template::template_module_vars(src, &path, Some(dest))
                 .into_iter()
