@@ -425,3 +425,46 @@ fn preflight_does_not_report_what_the_run_may_define() {
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(!text.contains("pre-flight"), "{text}");
 }
+
+/// A host that fact gathering finds unreachable runs nothing more: its undefined variables do
+/// not stop the play for the others.
+#[test]
+fn preflight_skips_hosts_found_unreachable_while_gathering_facts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::write(
+        d.join("inventory.ini"),
+        "a ansible_connection=local only_a=1\n\
+         dead ansible_host=127.0.0.1 ansible_port=1 ansible_ssh_common_args='-o ConnectTimeout=2'\n",
+    )
+    .expect("write");
+    std::fs::write(
+        d.join("playbook.yml"),
+        r#"- hosts: all
+  tasks:
+    - ansible.builtin.copy:
+        content: "{{ only_a }}"
+        dest: "{{ playbook_dir }}/out-{{ inventory_hostname }}"
+"#,
+    )
+    .expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_rig"))
+        .current_dir(d)
+        .args(["playbook", "-i", "inventory.ini", "playbook.yml"])
+        .env("ANSIBLE_CONFIG", here().join("ansible.cfg"))
+        .env("ANSIBLE_HOST_KEY_CHECKING", "False")
+        .output()
+        .expect("rig runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(4), "{text}");
+    assert!(!text.contains("pre-flight"), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(d.join("out-a")).ok().as_deref(),
+        Some("1"),
+        "{text}"
+    );
+}

@@ -206,6 +206,17 @@ pub(crate) fn check(pr: &PlayRun, batch: &[String]) -> Result<(), RunError> {
     } else {
         batch.to_vec()
     };
+    // Hosts that fact gathering found unreachable or failed run nothing more.
+    let unreachable = pr
+        .runner
+        .unreachable
+        .lock()
+        .map(|u| u.clone())
+        .unwrap_or_default();
+    let hosts: Vec<String> = hosts
+        .into_iter()
+        .filter(|h| !pr.is_failed(h) && !unreachable.contains(h))
+        .collect();
     let mut def = Definable::default();
     for n in RUN_MAGIC {
         def.names.insert((*n).to_string());
