@@ -369,3 +369,102 @@ fn preflight_leaves_a_correct_play_alone() {
     let one_b = std::fs::read_to_string(play.dir.path().join("one-b")).expect("one-b");
     assert_eq!(one_b, "host b\nhi hi 1\n");
 }
+
+/// Names the run may still define, guarded uses and filters that handle undefined values are
+/// not pre-flight errors: the play runs to the end.
+#[test]
+fn preflight_does_not_report_what_the_run_may_define() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::write(d.join("inventory.ini"), "a ansible_connection=local\n").expect("write");
+    std::fs::write(
+        d.join("inc.yml"),
+        "- ansible.builtin.set_fact:\n    from_include: 1\n",
+    )
+    .expect("write");
+    std::fs::write(
+        d.join("playbook.yml"),
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - ansible.builtin.debug:
+        msg: "{{ maybe_x }}"
+      when: maybe_x is defined
+    - ansible.builtin.debug:
+        msg: "{{ undefined_y | default('z') }} {{ hostvars[inventory_hostname].nope | default(1) }}"
+    - ansible.builtin.include_tasks: inc.yml
+    - ansible.builtin.debug:
+        msg: "{{ from_include }}"
+    - ansible.builtin.setup:
+        gather_subset: [min]
+    - ansible.builtin.debug:
+        msg: "{{ ansible_system }}"
+    - ansible.builtin.debug:
+        msg: "{{ item.k }}"
+      loop: "{{ [{'k': 1}] }}"
+    - ansible.builtin.command: "true"
+      register: out
+      changed_when: false
+    - ansible.builtin.debug:
+        msg: "{{ out.rc + 1 }} {{ out.stdout | length }}"
+      when: out.rc == 0
+"#,
+    )
+    .expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_rig"))
+        .current_dir(d)
+        .args(["playbook", "-i", "inventory.ini", "playbook.yml"])
+        .env("ANSIBLE_CONFIG", here().join("ansible.cfg"))
+        .output()
+        .expect("rig runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(!text.contains("pre-flight"), "{text}");
+}
+
+/// A host that fact gathering finds unreachable runs nothing more: its undefined variables do
+/// not stop the play for the others.
+#[test]
+fn preflight_skips_hosts_found_unreachable_while_gathering_facts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::write(
+        d.join("inventory.ini"),
+        "a ansible_connection=local only_a=1\n\
+         dead ansible_host=127.0.0.1 ansible_port=1 ansible_ssh_common_args='-o ConnectTimeout=2'\n",
+    )
+    .expect("write");
+    std::fs::write(
+        d.join("playbook.yml"),
+        r#"- hosts: all
+  tasks:
+    - ansible.builtin.copy:
+        content: "{{ only_a }}"
+        dest: "{{ playbook_dir }}/out-{{ inventory_hostname }}"
+"#,
+    )
+    .expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_rig"))
+        .current_dir(d)
+        .args(["playbook", "-i", "inventory.ini", "playbook.yml"])
+        .env("ANSIBLE_CONFIG", here().join("ansible.cfg"))
+        .env("ANSIBLE_HOST_KEY_CHECKING", "False")
+        .output()
+        .expect("rig runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(4), "{text}");
+    assert!(!text.contains("pre-flight"), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(d.join("out-a")).ok().as_deref(),
+        Some("1"),
+        "{text}"
+    );
+}

@@ -206,6 +206,17 @@ pub(crate) fn check(pr: &PlayRun, batch: &[String]) -> Result<(), RunError> {
     } else {
         batch.to_vec()
     };
+    // Hosts that fact gathering found unreachable or failed run nothing more.
+    let unreachable = pr
+        .runner
+        .unreachable
+        .lock()
+        .map(|u| u.clone())
+        .unwrap_or_default();
+    let hosts: Vec<String> = hosts
+        .into_iter()
+        .filter(|h| !pr.is_failed(h) && !unreachable.contains(h))
+        .collect();
     let mut def = Definable::default();
     for n in RUN_MAGIC {
         def.names.insert((*n).to_string());
@@ -224,6 +235,7 @@ pub(crate) fn check(pr: &PlayRun, batch: &[String]) -> Result<(), RunError> {
         permissive,
         def: &def,
         errors: Vec::new(),
+        ctx_cache: std::collections::HashMap::new(),
     };
     for host in &hosts {
         let facts_missing = pr.runner.with_host(host, |s| s.facts.is_empty());
@@ -364,6 +376,8 @@ struct Checker<'a> {
     permissive: Arc<HashSet<String>>,
     def: &'a Definable,
     errors: Vec<PreflightError>,
+    /// Host contexts by (host, role, enclosing blocks).
+    ctx_cache: std::collections::HashMap<(String, usize, Vec<usize>), Value>,
 }
 
 /// Why an error is certain, if it is.
@@ -431,15 +445,57 @@ impl Checker<'_> {
         {
             return;
         }
+        // A task with nothing to render needs no variables: only its arguments are checked.
+        let conditions = scope.conditions(&pr.play.kw, t);
+        if conditions.is_empty()
+            && t.loop_.is_none()
+            && short(&t.action) != "template"
+            && !t.args.values().any(has_template)
+        {
+            if t.kind == TaskKind::Module {
+                let rendered = t
+                    .args
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Some(v.clone())))
+                    .collect();
+                self.module_args(host, t, scope, &rendered);
+            }
+            return;
+        }
         let templar = pr.runner.templar.clone();
-        let tv = pr.task_vars(host, Some(t), scope);
+        // Tasks without vars of their own under the same role and blocks share the context.
+        let role = t.role.as_ref().or(scope.role.as_ref());
+        let key = t.kw.vars.is_empty().then(|| {
+            (
+                host.to_string(),
+                role.map_or(0, |r| Arc::as_ptr(r) as usize),
+                scope
+                    .blocks
+                    .iter()
+                    .map(|b| Arc::as_ptr(b) as usize)
+                    .collect::<Vec<_>>(),
+            )
+        });
+        let inner = match key.as_ref().and_then(|k| self.ctx_cache.get(k)) {
+            Some(v) => v.clone(),
+            None => {
+                let v = pr.task_vars(host, Some(t), scope).ctx();
+                if let Some(k) = key {
+                    self.ctx_cache.insert(k, v.clone());
+                }
+                v
+            }
+        };
         let ctx = Value::from_object(PreflightCtx {
-            inner: tv.ctx(),
+            inner,
             permissive: self.permissive.clone(),
             facts_permissive: facts,
         });
         // Conditions in order, as Ansible evaluates them: a false one skips the task.
-        for cond in scope.conditions(&pr.play.kw, t) {
+        for cond in conditions {
+            if mentions_lookup(&cond.expr) {
+                continue;
+            }
             match super::conditional::eval(&templar, &cond.expr, &ctx, Some(&cond.location)) {
                 Ok(false) => return,
                 Ok(true) => {}
@@ -676,6 +732,12 @@ impl Checker<'_> {
         };
         // A missing source is the module's error at run time (it may be created by the run).
         let Some(path) = path else { return };
+        // Lookups run commands or write files (`password`) on the controller: leave templates
+        // that use them to the run.
+        let source = std::fs::read_to_string(&path).unwrap_or_default();
+        if mentions_lookup(&Value::from(source)) {
+            return;
+        }
         let tvars: std::collections::BTreeMap<String, Value> =
             crate::template::template_module_vars(src, &path, Some(dest))
                 .into_iter()
@@ -799,4 +861,25 @@ fn text_before_is(chars: &[char]) -> bool {
     let text: String = chars.iter().collect();
     let mut words = text.split_whitespace().rev();
     words.next() == Some("not") && words.next() == Some("is")
+}
+
+/// Whether a value holds template markers anywhere.
+fn has_template(v: &Value) -> bool {
+    match v.kind() {
+        ValueKind::String => {
+            let s = v.as_str().unwrap_or_default();
+            s.contains("{{") || s.contains("{%") || s.contains("{#")
+        }
+        ValueKind::Seq => v
+            .try_iter()
+            .map(|mut it| it.any(|item| has_template(&item)))
+            .unwrap_or(false),
+        ValueKind::Map => v
+            .try_iter()
+            .map(|mut it| {
+                it.any(|k| has_template(&k) || has_template(&v.get_item(&k).unwrap_or_default()))
+            })
+            .unwrap_or(false),
+        _ => false,
+    }
 }
