@@ -65,8 +65,9 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
-/// How to reach one host; the fields are Ansible's connection variables.
-#[derive(Clone, Debug)]
+/// How to reach one host; the fields are Ansible's connection variables. Its `Debug` shows
+/// whether a password is set, never the password.
+#[derive(Clone)]
 pub struct SshTarget {
     /// Inventory name, used in messages.
     pub name: String,
@@ -115,6 +116,27 @@ impl SshTarget {
             max_sessions: 10,
             password: None,
         }
+    }
+}
+
+impl std::fmt::Debug for SshTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |p: &Option<String>| p.as_ref().map(|_| "<hidden>");
+        f.debug_struct("SshTarget")
+            .field("name", &self.name)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("private_key_file", &self.private_key_file)
+            .field("ssh_common_args", &self.ssh_common_args)
+            .field("ssh_extra_args", &self.ssh_extra_args)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("host_key_checking", &self.host_key_checking)
+            .field("connect_retries", &self.connect_retries)
+            .field("become_password", &hidden(&self.become_password))
+            .field("max_sessions", &self.max_sessions)
+            .field("password", &hidden(&self.password))
+            .finish()
     }
 }
 
@@ -1330,6 +1352,29 @@ mod askpass {
             .env("SSH_ASKPASS_REQUIRE", "force")
             .env(crate::cli::secrets::ASKPASS_FILE_ENV, &path);
         Ok(guard)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::super::SshTarget;
+
+        #[test]
+        fn passwords_stay_out_of_debug_and_ask_only_with_one() {
+            let mut t = SshTarget::new("h1");
+            t.password = Some("pw-in-debug".into());
+            t.become_password = Some("become-in-debug".into());
+            let dbg = format!("{t:?}");
+            assert!(
+                !dbg.contains("in-debug") && dbg.contains("<hidden>"),
+                "{dbg}"
+            );
+            let with = super::auth_options(true).join(" ");
+            assert!(with.contains("PasswordAuthentication=yes"), "{with}");
+            assert!(with.contains("NumberOfPasswordPrompts=1"), "{with}");
+            let without = super::auth_options(false).join(" ");
+            assert!(without.contains("BatchMode=yes"), "{without}");
+            assert!(without.contains("PasswordAuthentication=no"), "{without}");
+        }
     }
 }
 
