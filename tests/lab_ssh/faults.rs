@@ -729,6 +729,9 @@ where
         r.code,
         recap_of(&r.out, "h3")
     );
+    for l in r.out.lines().filter(|l| l.starts_with("fatal: ")) {
+        println!("    {}", l.chars().take(300).collect::<String>());
+    }
     assert!(r.out.contains("TASK ["), "{}", r.out);
     let after = tree(lab, "h3").await;
     assert_same_tree("h3", &before, &after);
