@@ -23,7 +23,8 @@ pub fn tests() -> Vec<(&'static str, TestFn)> {
         sshd_restarted_by_a_task,
         disk_full_during_copy,
         sigint_mid_run_stops_and_cleans_up,
-        check_mode_writes_nothing,
+        check_mode_writes_nothing_after_deploy,
+        check_mode_writes_nothing_on_a_fresh_host,
         unknown_host_key_refused_unless_checking_is_off,
     ]
 }
@@ -64,14 +65,14 @@ procs_with() { for d in /proc/[0-9]*; do tr '\0' ' ' < $d/cmdline 2>/dev/null | 
 orphan_loops() { for d in /proc/[0-9]*; do tr '\0' ' ' < $d/cmdline 2>/dev/null | grep -q RIG-READY && [ "$(cut -d' ' -f4 $d/stat)" = 1 ] && echo "${d#/proc/}"; done; true; }
 "#;
 
-/// Polls `script` on `host` until its output satisfies `done` (30 s at most); returns it.
+/// Polls `script` on `host` until its output satisfies `done` (90 s at most); returns it.
 async fn wait_for(
     c: &SshConnection,
     script: &str,
     what: &str,
     done: impl Fn(&str) -> bool,
 ) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let out = run(c, &format!("{REMOTE_FNS}{script}")).await;
         if done(&out) {
@@ -398,13 +399,24 @@ async fn connection_killed_during_copy_transfer(lab: Arc<Lab>) {
     )
     .spawn()
     .expect("spawn");
-    // The process writing the temp file (cat in the write script), once some data arrived.
-    kill_session_of(
+    // Once more than 1 MB has arrived in the temp file: kill every other SSH session on h1
+    // (the test's own session is the only other one, and is spared).
+    wait_for(
         &c,
-        "t=$(ls /root/faults/t/.rig-tmp-* 2>/dev/null | head -1); [ -n \"$t\" ] && [ $(stat -c %s \"$t\") -gt 1000000 ] && for p in /proc/[0-9]*; do ls -l $p/fd 2>/dev/null | grep -q \"$t\" && echo ${p#/proc/}; done | head -1",
-        "the transfer",
+        "t=$(ls /root/faults/t/.rig-tmp-* 2>/dev/null | head -1); [ -n \"$t\" ] && [ $(stat -c %s \"$t\") -gt 1000000 ] && echo arrived",
+        "the transfer under way",
+        |o| o.contains("arrived"),
     )
     .await;
+    let killed = run(
+        &c,
+        &format!(
+            "{REMOTE_FNS}me=$(sshd_of $$); for p in $(pgrep -x sshd); do [ \"$p\" = \"$me\" ] && continue; case \"$(tr '\\0' ' ' < /proc/$p/cmdline)\" in *@notty*) kill -9 $p && echo $p;; esac; done"
+        ),
+    )
+    .await;
+    assert!(!killed.trim().is_empty(), "no other ssh session on h1");
+    println!("    killed sshd {} during the transfer", killed.trim());
     let r = finish(child).await;
     assert_eq!(r.code, Some(4), "{}", r.out);
     assert!(r.out.contains("fatal: [h1]: UNREACHABLE!"), "{}", r.out);
@@ -627,10 +639,19 @@ fn assert_same_tree(host: &str, before: &BTreeSet<String>, after: &BTreeSet<Stri
 /// `--check --diff` with changed variables after a first deploy of the tracing stack, and on a
 /// fresh host: the managed tree (paths, sizes, modes, owners, mtimes, contents) is identical
 /// before and after.
-async fn check_mode_writes_nothing(lab: Arc<Lab>) {
-    crate::stack::prepare(&lab).await;
+async fn check_mode_writes_nothing_after_deploy(lab: Arc<Lab>) {
+    check_mode_writes_nothing(&lab, false).await;
+}
+
+/// The same `--check --diff` on a fresh host (h3, never deployed, put in the staging groups).
+async fn check_mode_writes_nothing_on_a_fresh_host(lab: Arc<Lab>) {
+    check_mode_writes_nothing(&lab, true).await;
+}
+
+async fn check_mode_writes_nothing(lab: &Lab, fresh: bool) {
+    crate::stack::prepare(lab).await;
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let url = crate::common::lab::repo_url(&lab);
+    let url = crate::common::lab::repo_url(lab);
     let repo_host = url
         .trim_start_matches("http://")
         .split(':')
@@ -658,9 +679,6 @@ async fn check_mode_writes_nothing(lab: Arc<Lab>) {
     };
     let staging = root.join("tests/stack/inventories/lab-staging");
     let staging = staging.display().to_string();
-    // A first deploy (a no-op rerun when the stack tests ran before).
-    let r = site(&staging, &[]).await;
-    assert_eq!(r.code, Some(0), "deploy:\n{}", r.out);
     let changes = [
         "-e",
         "otel_sampling_percentage=25",
@@ -671,17 +689,29 @@ async fn check_mode_writes_nothing(lab: Arc<Lab>) {
         "--check",
         "--diff",
     ];
-    let before = tree(&lab, "h5").await;
+    if fresh {
+        check_fresh_host(lab, &root, &site, &changes).await;
+        return;
+    }
+    // A first deploy (a no-op rerun when the stack tests ran before).
+    let r = site(&staging, &[]).await;
+    assert_eq!(r.code, Some(0), "deploy:\n{}", r.out);
+    let before = tree(lab, "h5").await;
     assert!(before.len() > 1000, "tree too small: {}", before.len());
     let r = site(&staging, &changes).await;
     assert_eq!(r.code, Some(0), "--check:\n{}", r.out);
     assert!(r.out.contains("+    sampling_percentage: 25"), "{}", r.out);
     assert!(recap_of(&r.out, "h5").contains("changed="), "{}", r.out);
-    let after = tree(&lab, "h5").await;
+    let after = tree(lab, "h5").await;
     assert_same_tree("h5", &before, &after);
     println!("    h5: {} entries unchanged by --check", after.len());
+}
 
-    // A fresh host (h3, never deployed) in the staging groups.
+async fn check_fresh_host<F, Fut>(lab: &Lab, root: &Path, site: &F, changes: &[&str])
+where
+    F: Fn(&str, &[&str]) -> Fut,
+    Fut: std::future::Future<Output = RunOut>,
+{
     let inv = tempfile::tempdir().expect("tempdir");
     let hosts = std::fs::read_to_string(root.join("tests/stack/inventories/lab-staging/hosts.ini"))
         .expect("hosts.ini");
@@ -692,15 +722,18 @@ async fn check_mode_writes_nothing(lab: Arc<Lab>) {
         inv.path().join("group_vars/all.yml"),
     )
     .expect("copy group_vars");
-    let before = tree(&lab, "h3").await;
-    let r = site(&inv.path().display().to_string(), &changes).await;
+    let before = tree(lab, "h3").await;
+    let r = site(&inv.path().display().to_string(), changes).await;
     println!(
         "    fresh h3 --check: exit {:?}, {}",
         r.code,
         recap_of(&r.out, "h3")
     );
+    for l in r.out.lines().filter(|l| l.starts_with("fatal: ")) {
+        println!("    {}", l.chars().take(300).collect::<String>());
+    }
     assert!(r.out.contains("TASK ["), "{}", r.out);
-    let after = tree(&lab, "h3").await;
+    let after = tree(lab, "h3").await;
     assert_same_tree("h3", &before, &after);
 }
 
