@@ -530,11 +530,13 @@ async fn unarchive_zip_and_corrupt_tarball_like_ansible(lab: Arc<Lab>) {
     assert_eq!(n(&recap(&o, RIG), "changed"), 0, "{}", o.text);
     assert_eq!(mtimes(&lab, RIG, "/tmp/rig-zip"), mt);
     // a changed member and a changed mode are noticed (check: predicted, untouched) and restored
-    on(
-        &lab,
-        RIG,
-        "echo changed > /tmp/rig-zip/top/a.txt; chmod 700 /tmp/rig-zip/top/sub/run.sh",
-    );
+    for h in [RIG, ANS] {
+        on(
+            &lab,
+            h,
+            "echo changed > /tmp/rig-zip/top/a.txt; chmod 700 /tmp/rig-zip/top/sub/run.sh",
+        );
+    }
     let o = play(false, &lab, &dr, RIG, "pb.yml", &["--check", "--diff"]);
     assert_eq!(n(&recap(&o, RIG), "changed"), 1, "{}", o.text);
     let p = prepared(&o.text);
@@ -548,9 +550,15 @@ async fn unarchive_zip_and_corrupt_tarball_like_ansible(lab: Arc<Lab>) {
         "{p:?}"
     );
     assert_eq!(on(&lab, RIG, "cat /tmp/rig-zip/top/a.txt"), "changed\n");
+    // Ansible itemizes the same differences
+    let a = play(true, &lab, &da, ANS, "pb.yml", &["--check", "--diff"]);
+    assert_eq!(prepared(&a.text), p, "{}", a.text);
     let o = play(false, &lab, &dr, RIG, "pb.yml", &[]);
     assert_eq!(n(&recap(&o, RIG), "changed"), 1, "{}", o.text);
     assert_eq!(st, tree_state(&lab, RIG, "/tmp/rig-zip"));
+    let a = play(true, &lab, &da, ANS, "pb.yml", &[]);
+    assert_eq!(recap(&a, ANS), recap(&o, RIG), "{}", a.text);
+    assert_eq!(st, tree_state(&lab, ANS, "/tmp/rig-zip"));
     let _ = std::fs::remove_dir_all(&dr);
     let _ = std::fs::remove_dir_all(&da);
 }
