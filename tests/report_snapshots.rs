@@ -151,22 +151,17 @@ fn junit_file() {
     insta::assert_snapshot!("junit", normalise(&xml, d));
 }
 
-/// The human output on a terminal: `script` gives rig a pty (stdout and stderr both on it), as
-/// a user's terminal. `--no-progress` keeps the animated progress line (timing-dependent) out
-/// of the snapshot; the colours stay.
-#[test]
-fn human_output_on_a_terminal_with_colours() {
+/// Runs rig on a pty (`script`), stdout and stderr both on it; None without `script`.
+fn in_pty(d: &Path, extra: &str) -> Option<Output> {
     if Command::new("script").arg("--version").output().is_err() {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("`script` (util-linux) is needed for the terminal snapshot");
+            panic!("`script` (util-linux) is needed for the terminal snapshots");
         }
         eprintln!("skipped: no `script` command (util-linux)");
-        return;
+        return None;
     }
-    let dir = setup();
-    let d = dir.path();
     let cmd = format!(
-        "{} playbook -i hosts.ini site.yml --diff --no-progress",
+        "{} playbook -i hosts.ini site.yml --diff {extra}",
         env!("CARGO_BIN_EXE_rig")
     );
     let out = Command::new("script")
@@ -179,8 +174,53 @@ fn human_output_on_a_terminal_with_colours() {
         .env("COLUMNS", "80")
         .output()
         .expect("run script");
+    Some(out)
+}
+
+/// The human output on a terminal: `script` gives rig a pty (stdout and stderr both on it), as
+/// a user's terminal. `--no-progress` keeps the animated progress line (timing-dependent) out
+/// of the snapshot; the colours stay.
+#[test]
+fn human_output_on_a_terminal_with_colours() {
+    let dir = setup();
+    let d = dir.path();
+    let Some(out) = in_pty(d, "--no-progress") else {
+        return;
+    };
     let text = both(&out, d);
     assert!(text.contains("\x1b["), "no colour on a terminal:\n{text}");
     // Escape sequences made visible, so the snapshot file is readable and diffable.
     insta::assert_snapshot!("human_terminal", text.replace('\x1b', "\\e"));
+}
+
+/// With the progress line, the terminal shows the same text once the line's drawings (a
+/// spinner frame, then `\r` and erase-line) are taken out: the progress printer changes
+/// nothing of the output and never splits a printed line.
+#[test]
+fn progress_line_leaves_the_terminal_output_unchanged() {
+    let dir = setup();
+    let d = dir.path();
+    let Some(plain) = in_pty(d, "--no-progress") else {
+        return;
+    };
+    let dir2 = setup();
+    let d2 = dir2.path();
+    let Some(progress) = in_pty(d2, "") else {
+        return;
+    };
+    let raw = String::from_utf8_lossy(&progress.stdout).to_string();
+    assert!(
+        raw.contains("TASK [say hello]  "),
+        "no progress line drawn: {raw:?}"
+    );
+    let stripped = re(r"[\x{2800}-\x{28FF}][^\r\n]*\r\x1b\[2K")
+        .replace_all(&raw, "")
+        .into_owned();
+    let norm = |s: &str, d: &Path| normalise(s, d);
+    assert_eq!(
+        norm(&stripped, d2),
+        norm(&String::from_utf8_lossy(&plain.stdout), d),
+        "raw: {raw:?}"
+    );
+    assert_eq!(progress.status.code(), plain.status.code());
 }

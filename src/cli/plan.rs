@@ -316,13 +316,10 @@ pub(crate) fn run_with(
     })
 }
 
-/// The playbook flags of `rig plan`'s command line (everything after `plan`).
+/// The playbook flags of `rig plan`'s command line: everything after the subcommand (`rig` has
+/// no options before it).
 fn plan_argv() -> Vec<String> {
-    let argv: Vec<String> = std::env::args().collect();
-    match argv.iter().position(|a| a == "plan") {
-        Some(i) => argv[i + 1..].to_vec(),
-        None => argv.into_iter().skip(2).collect(),
-    }
+    std::env::args().skip(2).collect()
 }
 
 /// Parses the playbook flags recorded in a plan.
