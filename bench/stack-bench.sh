@@ -8,11 +8,13 @@
 # included), controller peak RSS (the tool's own process, and the tree's peak sum), rig's round
 # trips per task per host (RIG_STATS=1), the load average around the run.
 # Prints a markdown table with ratios and writes bench/results/stack-bench.json (details and the
-# knobs, PLAN and ANSIBLE_TIMEOUT: bench/stack_bench.py). Needs root, the lab base
+# knobs, PLAN, SHARE_HOSTS and ANSIBLE_TIMEOUT: bench/stack_bench.py). Needs root, the lab base
 # (tests/lab/build-base.sh), ansible-core in $ANSIBLE_VENV; honours the lab's LAB_* variables
 # (LAB_ID, LAB_DIR, LAB_NET, LAB_BRIDGE, LAB_REPO_PORT: tests/lab/README.md).
 #   bash bench/stack-bench.sh                       # the whole matrix (hours with Ansible at 50)
+#   PLAN=quick bash bench/stack-bench.sh           # the targets' cases, ~1 h here (README's run 1)
 #   PLAN="10:rig:first,noop 10:ansible-tuned:first,noop" bash bench/stack-bench.sh
+#   RIG=path/to/rig skips the release build (README's run 1 used the debug binary that way)
 #   python3 bench/stack_bench.py --table bench/results/stack-bench.json   # the table again
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
