@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): rig against ansible-playbook on real lab hosts (tests/lab), same
 # machine, same run, same inventory.
-#   - rig (default settings: forks 32, one SSH master + persistent remote shell per host);
+#   - rig (default settings: forks 64 (32 before 2026-11-26), one SSH master + persistent remote shell per host);
 #   - ansible-playbook with its default configuration (forks 5, no pipelining, ControlPersist);
 #   - ansible-playbook tuned: pipelining on, forks = number of hosts.
 # Cases (bench/lab_bench.py has the details):

@@ -77,7 +77,8 @@ def descendants(table, root, skip=frozenset()):
 
 def lab_cpu_usec():
     """CPU used so far by every lab host (their cgroup), or None."""
-    for base in ("/sys/fs/cgroup/unified/lab", "/sys/fs/cgroup/lab"):
+    cg = "lab" + os.environ.get("LAB_ID", "")  # tests/lab/lib.sh: LAB_CG
+    for base in (f"/sys/fs/cgroup/unified/{cg}", f"/sys/fs/cgroup/{cg}"):
         try:
             with open(f"{base}/cpu.stat") as f:
                 for line in f:
@@ -89,8 +90,10 @@ def lab_cpu_usec():
     return None
 
 
-def measure(argv, env, cwd, out_path):
-    """Runs argv; returns wall, controller CPU (tree), peak RSS (single process and tree sum)."""
+def measure(argv, env, cwd, out_path, timeout=None):
+    """Runs argv; returns wall, controller CPU (tree), peak RSS (single process and tree sum).
+    After `timeout` seconds the run's process group is killed and `timed_out` is set (its wall
+    time is then a lower bound)."""
     me = os.getpid()
     # The lab hosts (started by up.sh with setsid) are adopted by this subreaper too: leave them
     # and everything under them out.
@@ -108,12 +111,26 @@ def measure(argv, env, cwd, out_path):
 
     with open(out_path, "wb") as out:
         t0 = time.perf_counter()
-        p = subprocess.Popen(argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        p = subprocess.Popen(argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                             start_new_session=timeout is not None)
         th = threading.Thread(target=sample, daemon=True)
         th.start()
+        killed = []
+        if timeout is not None:
+            def kill():
+                killed.append(True)
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            timer = threading.Timer(timeout, kill)
+            timer.daemon = True
+            timer.start()
         _, status, ru = os.wait4(p.pid, 0)
         wall = time.perf_counter() - t0
         p.returncode = os.waitstatus_to_exitcode(status)
+        if timeout is not None:
+            timer.cancel()
     done.set()
     th.join()
     lab1 = lab_cpu_usec()
@@ -146,6 +163,7 @@ def measure(argv, env, cwd, out_path):
         "lab_cpu_s": (lab1 - lab0) / 1e6 if lab0 is not None and lab1 is not None else None,
         "load_before": load0,
         "load_after": os.getloadavg()[0],
+        "timed_out": bool(timeout is not None and killed),
     }
 
 

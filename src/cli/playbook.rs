@@ -85,8 +85,44 @@ fn execute(opts: RunOptions, o: &CliRunOptions) -> Result<ExitCode, RunError> {
     if std::env::var("RIG_STATS").is_ok_and(|v| v == "1") {
         let (trips, conns) = crate::exec::last_run_stats();
         eprintln!("rig-stats: round_trips={trips} connections={conns}");
+        print_setup_timings();
     }
     result
+}
+
+/// RIG_STATS=1: per connection set-up phase, how many, median and slowest duration, and when
+/// the first started and the last ended (ms from the first).
+fn print_setup_timings() {
+    let all = crate::connection::ssh::setup_timings();
+    let mut phases: Vec<&str> = all.iter().map(|t| t.phase).collect();
+    phases.sort_unstable();
+    phases.dedup();
+    for p in phases {
+        let ts: Vec<_> = all.iter().filter(|t| t.phase == p).collect();
+        let mut d: Vec<u128> = ts.iter().map(|t| (t.end - t.start).as_millis()).collect();
+        d.sort_unstable();
+        let first = ts.iter().map(|t| t.start).min().unwrap_or_default();
+        let last = ts.iter().map(|t| t.end).max().unwrap_or_default();
+        eprintln!(
+            "rig-stats: phase={p} n={} median_ms={} max_ms={} first_start_ms={} last_end_ms={}",
+            d.len(),
+            d[d.len() / 2],
+            d[d.len() - 1],
+            first.as_millis(),
+            last.as_millis()
+        );
+    }
+    if std::env::var("RIG_STATS_DETAIL").is_ok_and(|v| v == "1") {
+        for t in &all {
+            eprintln!(
+                "rig-stats-detail: {} {} {} {}",
+                t.host,
+                t.phase,
+                t.start.as_millis(),
+                t.end.as_millis()
+            );
+        }
+    }
 }
 
 /// ansible.cfg and `ANSIBLE_*`, plus the passwords the command line asks for.

@@ -285,7 +285,15 @@ struct Master {
     session: Arc<Session>,
     /// Directory with the control socket and ssh's log; removed on close.
     dir: PathBuf,
+    /// When ssh forked into the background with the connection up.
+    up_since: std::time::Instant,
 }
+
+/// A master younger than this is used without asking it whether it is alive (`ssh -O check`
+/// costs a round trip to the master process, which under load took 0.1-0.9 s at 50 hosts): it
+/// cannot have timed out idle (`ControlPersist=60s`), and if it died, opening the channel fails
+/// and the error path asks it then.
+const FRESH_MASTER: Duration = Duration::from_secs(10);
 
 impl Master {
     fn socket(&self) -> PathBuf {
@@ -310,6 +318,43 @@ pub struct SshConnection {
 }
 
 static DIR_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// One timed set-up step of a connection (`RIG_STATS=1` prints them; bench/ reads them).
+#[derive(Clone, Debug)]
+pub struct SetupTiming {
+    /// Inventory name of the host.
+    pub host: String,
+    /// `master` (ssh -M until it forked), `check` (ssh -O check), `shell` (channel open until
+    /// the loop answered `RIG-READY`).
+    pub phase: &'static str,
+    /// Start and end, from the first timed step of the process.
+    pub start: Duration,
+    pub end: Duration,
+}
+
+static TIMINGS: StdMutex<Vec<SetupTiming>> = StdMutex::new(Vec::new());
+static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+fn since_epoch() -> Duration {
+    EPOCH.get_or_init(std::time::Instant::now).elapsed()
+}
+
+fn record(host: &str, phase: &'static str, start: Duration) {
+    let end = since_epoch();
+    if let Ok(mut t) = TIMINGS.lock() {
+        t.push(SetupTiming {
+            host: host.to_string(),
+            phase,
+            start,
+            end,
+        });
+    }
+}
+
+/// The set-up steps timed so far in this process.
+pub fn setup_timings() -> Vec<SetupTiming> {
+    TIMINGS.lock().map(|t| t.clone()).unwrap_or_default()
+}
 
 fn unreachable(msg: impl Into<String>) -> ConnectionError {
     ConnectionError::Unreachable {
@@ -484,6 +529,13 @@ impl SshConnection {
     }
 
     async fn launch_master_once(&self) -> Result<Master, (String, bool)> {
+        let t0 = since_epoch();
+        let r = self.launch_master_once_untimed().await;
+        record(&self.target.name, "master", t0);
+        r
+    }
+
+    async fn launch_master_once_untimed(&self) -> Result<Master, (String, bool)> {
         let n = DIR_COUNTER.fetch_add(1, Ordering::Relaxed);
         let base = std::env::temp_dir();
         if n == 0 {
@@ -548,6 +600,7 @@ impl SshConnection {
                 Ok(Master {
                     session: Arc::new(session),
                     dir,
+                    up_since: std::time::Instant::now(),
                 })
             }
         }
@@ -557,7 +610,13 @@ impl SshConnection {
     async fn session(&self) -> Result<Arc<Session>, ConnectionError> {
         let mut m = self.master.lock().await;
         if let Some(master) = m.as_ref() {
-            if master.session.check().await.is_ok() {
+            if master.up_since.elapsed() < FRESH_MASTER {
+                return Ok(master.session.clone());
+            }
+            let t0 = since_epoch();
+            let alive = master.session.check().await.is_ok();
+            record(&self.target.name, "check", t0);
+            if alive {
                 return Ok(master.session.clone());
             }
             // The shells of the old master are dead with it.
@@ -606,6 +665,18 @@ impl SshConnection {
         permit: OwnedSemaphorePermit,
     ) -> Result<RemoteShell, ConnectionError> {
         let session = self.session().await?;
+        let t0 = since_epoch();
+        let r = self.start_shell_on(session, key, permit).await;
+        record(&self.target.name, "shell", t0);
+        r
+    }
+
+    async fn start_shell_on(
+        &self,
+        session: Arc<Session>,
+        key: ShellKey,
+        permit: OwnedSemaphorePermit,
+    ) -> Result<RemoteShell, ConnectionError> {
         let (command, prompt) = shell_command(&self.target, &key)?;
         let spawned = Session::to_raw_command(session, command)
             .stdin(Stdio::piped())
@@ -1042,7 +1113,7 @@ where
 }
 
 async fn close_master(master: Master) {
-    let Master { session, dir } = master;
+    let Master { session, dir, .. } = master;
     match Arc::try_unwrap(session) {
         Ok(s) => {
             let _ = s.close().await;

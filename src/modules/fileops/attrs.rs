@@ -33,7 +33,7 @@ impl Owner {
         }
         if let Some(g) = &self.group {
             s.push_str(&format!(
-                "printf 'rig_gid=%s\\n' \"$(getent group {} 2>/dev/null | cut -d: -f3)\"\n",
+                "rig_g=$(getent group {} 2>/dev/null); rig_g=${{rig_g#*:}}; rig_g=${{rig_g#*:}}; printf 'rig_gid=%s\\n' \"${{rig_g%%:*}}\"\n",
                 shell_quote(g)
             ));
         }

@@ -120,6 +120,70 @@ mod tests {
     }
 
     #[test]
+    fn sha1sum_line_gives_the_digest() {
+        let reqs = [ProbeReq::checksum("/a")];
+        let p = parse_probe(
+            &reqs,
+            "@@0\nh=da39a3ee5e6b4b0d3255bfef95601890afd80709  -\n",
+        )
+        .unwrap();
+        assert_eq!(
+            p.files[0].sha1.as_deref(),
+            Some("da39a3ee5e6b4b0d3255bfef95601890afd80709")
+        );
+    }
+
+    /// The probe script itself under /bin/sh: the same umask, ids, stat, digest and link target
+    /// as coreutils report one process at a time.
+    #[test]
+    fn probe_script_agrees_with_coreutils() {
+        use std::os::unix::fs::PermissionsExt;
+        let sh = |script: &str| {
+            let out = std::process::Command::new("/bin/sh")
+                .args(["-c", script])
+                .env("LC_ALL", "C")
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{script}: {out:?}");
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f");
+        std::fs::write(&f, "hello\n").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let l = dir.path().join("l");
+        std::os::unix::fs::symlink(&f, &l).unwrap();
+        let (f, l) = (f.display().to_string(), l.display().to_string());
+        let missing = format!("{}/missing", dir.path().display());
+        let reqs = [
+            ProbeReq::checksum(&f),
+            ProbeReq::stat(&l),
+            ProbeReq::checksum(&missing),
+        ];
+        let p = parse_probe(&reqs, &sh(&probe_script(&reqs, ""))).unwrap();
+        let num = |s: String| s.trim().parse::<u32>().unwrap();
+        assert_eq!(p.uid, num(sh("id -u")));
+        assert_eq!(p.gid, num(sh("id -g")));
+        assert_eq!(p.umask, u32::from_str_radix(sh("umask").trim(), 8).unwrap());
+        let file = &p.files[0];
+        assert_eq!(file.stat.kind, Kind::File);
+        assert_eq!(file.stat.mode, 0o640);
+        assert_eq!(file.stat.size, 6);
+        assert_eq!(file.stat.owner, sh(&format!("stat -c %U {f}")).trim());
+        // sha1("hello\n")
+        assert_eq!(
+            file.sha1.as_deref(),
+            Some("f572d396fae9206628714fb2ce00f72e94f2258f")
+        );
+        let link = &p.files[1];
+        assert_eq!(link.stat.kind, Kind::Link);
+        assert_eq!(link.link_target.as_deref(), Some(f.as_str()));
+        assert_eq!(link.target.as_ref().map(|t| t.kind), Some(Kind::File));
+        assert!(!p.files[2].exists());
+        assert_eq!(p.files[2].sha1, None);
+    }
+
+    #[test]
     fn dirs() {
         assert_eq!(parent_dir("/a/b"), "/a");
         assert_eq!(parent_dir("/a"), "/");

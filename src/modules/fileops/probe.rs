@@ -117,28 +117,43 @@ pub struct Probe {
     pub extra_lines: Vec<(String, String)>,
 }
 
-/// The shell function each probe and apply script uses to describe a path.
-pub const PROBE_FN: &str = r#"rig_stat() { stat -c '%f %u %g %s %i %Y %h %U %G' "$@"; }
+/// The shell function each probe and apply script uses to describe a path. Every value is printed
+/// by the one process that computes it (`printf 'h='; sha1sum`): a no-op probe of a file starts
+/// `stat` and, for a checksum, `sha1sum`, and no subshell (`$(...)`) or pipe.
+pub const PROBE_FN: &str = r#"rig_stat() { stat -c '%f %u %g %s %i %Y %h %U %G' "$@" || echo; }
 rig_probe() {
   if [ -L "$1" ]; then
-    printf 's=%s\n' "$(rig_stat "$1")"
+    printf 's='; rig_stat "$1"
     rig_l=$(readlink "$1"); printf 'l=%s\n' "$(printf %s "$rig_l" | base64 -w0)"
-    if [ -e "$1" ]; then printf 'S=%s\n' "$(rig_stat -L "$1")"; fi
+    if [ -e "$1" ]; then printf 'S='; rig_stat -L "$1"; fi
     printf 'r=%s\n' "$(readlink -f "$1")"
   elif [ -e "$1" ]; then
-    printf 's=%s\n' "$(rig_stat "$1")"
+    printf 's='; rig_stat "$1"
   fi
-  if [ "$2" = 1 ] && [ -f "$1" ] && [ -r "$1" ]; then printf 'h=%s\n' "$(sha1sum < "$1" | cut -c1-40)"; fi
+  if [ "$2" = 1 ] && [ -f "$1" ] && [ -r "$1" ]; then printf 'h='; sha1sum < "$1" || echo; fi
   if [ "$3" = 1 ] && [ -f "$1" ] && [ -r "$1" ]; then printf 'c=%s\n' "$(base64 -w0 < "$1")"; fi
   if [ "$3" = 2 ] && [ -f "$1" ] && [ -r "$1" ] && [ "$(stat -L -c %s "$1")" -le 104448 ]; then printf 'c=%s\n' "$(base64 -w0 < "$1")"; fi
 }
+"#;
+
+/// The remote user's umask, uid and gid with shell builtins only: `umask`, and the effective ids
+/// from the shell's own `/proc/self/status` (`id -u`/`id -g` where there is no /proc).
+const IDS_SH: &str = r#"printf 'umask='; umask
+rig_u=; rig_g=
+if [ -r /proc/self/status ]; then
+  while read -r rig_k rig_r rig_e rig_x; do
+    case $rig_k in Uid:) rig_u=$rig_e;; Gid:) rig_g=$rig_e;; esac
+  done < /proc/self/status
+fi
+[ -n "$rig_u" ] || rig_u=$(id -u); [ -n "$rig_g" ] || rig_g=$(id -g)
+printf 'uid=%s\ngid=%s\n' "$rig_u" "$rig_g"
 "#;
 
 /// Builds the probe script for `reqs`, followed by `extra` (a module's own probe lines, which
 /// print `key=value`).
 pub fn probe_script(reqs: &[ProbeReq], extra: &str) -> String {
     let mut s = String::from(PROBE_FN);
-    s.push_str("printf 'umask=%s\\nuid=%s\\ngid=%s\\n' \"$(umask)\" \"$(id -u)\" \"$(id -g)\"\n");
+    s.push_str(IDS_SH);
     for (i, r) in reqs.iter().enumerate() {
         s.push_str(&format!(
             "echo '@@{i}'; rig_probe {} {} {}\n",
@@ -246,7 +261,10 @@ pub fn parse_probe(reqs: &[ProbeReq], out: &str) -> Result<Probe, ModuleError> {
             (Some(f), "S") => f.target = parse_stat(v),
             (Some(f), "l") => f.link_target = Some(String::from_utf8_lossy(&b64(v)).into_owned()),
             (Some(f), "r") => f.real_path = Some(v.to_string()).filter(|r| !r.is_empty()),
-            (Some(f), "h") => f.sha1 = Some(v.trim().to_string()),
+            (Some(f), "h") => {
+                // sha1sum's own line: the digest, then "  -"
+                f.sha1 = Some(v.split_whitespace().next().unwrap_or("").to_string())
+            }
             (Some(f), "c") => f.content = Some(b64(v)),
             _ => {}
         }
