@@ -118,5 +118,6 @@ fn a_burst_of_results_is_one_block_under_the_progress_line() {
         before.contains("1/5 hosts") || before.contains("2/5 hosts"),
         "{before:?}"
     );
-    assert!(before.contains("waiting for a"), "{before:?}");
+    // ...and named the hosts still running (which ones depends on the machine's load).
+    assert!(before.contains("hosts, waiting for "), "{before:?}");
 }
