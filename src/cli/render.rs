@@ -10,12 +10,26 @@
 use crate::cli::RenderArgs;
 use crate::error::ExitCode;
 use crate::error::Location;
+use crate::playbook::RoleCtx;
 use crate::template::{Templar, TemplateOptions};
-use crate::vars::{HostContext, Layer, Level, RunVars};
+use crate::vars::{HostContext, Layer, Level, RunVars, VarStack};
 use indexmap::IndexMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// Each role's defaults (level 2) and vars (level 15).
+fn push_roles(stack: &mut VarStack, roles: &[Arc<RoleCtx>]) {
+    for r in roles {
+        let origin = r.path.display().to_string();
+        stack.push(Layer::new(
+            Level::RoleDefaults,
+            origin.as_str(),
+            r.defaults.clone(),
+        ));
+        stack.push(Layer::new(Level::RoleVars, origin.as_str(), r.vars.clone()));
+    }
+}
 
 /// `(playbook dir, role dir)` when `template` lies in `DIR/roles/NAME/templates/`.
 fn enclosing_role(template: &Path) -> Option<(PathBuf, PathBuf)> {
@@ -86,15 +100,7 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
             origin.as_str(),
             play.kw.vars.clone(),
         ));
-        for r in &play.roles {
-            let origin = r.path.display().to_string();
-            stack.push(Layer::new(
-                Level::RoleDefaults,
-                origin.as_str(),
-                r.defaults.clone(),
-            ));
-            stack.push(Layer::new(Level::RoleVars, origin.as_str(), r.vars.clone()));
-        }
+        push_roles(&mut stack, &play.roles);
     }
     if let Some((_, role_dir)) = &role {
         let at = Location::new(args.template.display().to_string(), 0, 0);
@@ -113,15 +119,7 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::Unreachable);
             }
         };
-        for r in &roles {
-            let origin = r.path.display().to_string();
-            stack.push(Layer::new(
-                Level::RoleDefaults,
-                origin.as_str(),
-                r.defaults.clone(),
-            ));
-            stack.push(Layer::new(Level::RoleVars, origin.as_str(), r.vars.clone()));
-        }
+        push_roles(&mut stack, &roles);
         search_path.insert(0, role_dir.clone());
     }
     let ctx = HostContext::new(run.templar.clone(), stack, run.magic(&args.host));

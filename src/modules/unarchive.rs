@@ -333,12 +333,44 @@ impl ZipOpts<'_> {
             stat_script("dest")
         ));
         let out = sh(ctx, &s).await?;
+        let finish = Finish {
+            unarchived,
+            extract: &extract,
+            src: &self.src,
+            dest,
+            list_files,
+            files,
+        };
+        finish.result(&out, data, diff)
+    }
+}
+
+/// What the extraction round trip of either handler (tar, zip) ends with.
+struct Finish<'a> {
+    /// Whether the destination already matched (nothing was extracted).
+    unarchived: bool,
+    extract: &'a [String],
+    src: &'a str,
+    dest: &'a str,
+    list_files: bool,
+    files: Vec<String>,
+}
+
+impl Finish<'_> {
+    /// The module's result from the script's output: `extract_results`, Ansible's "failed to
+    /// unpack" message, attribute changes, `files`, and the destination's path info.
+    fn result(
+        self,
+        out: &crate::connection::Output,
+        mut data: IndexMap<String, Value>,
+        diff: Option<Value>,
+    ) -> Result<ModuleResult, ModuleError> {
         let so = out.stdout_str();
-        let mut changed = !unarchived;
-        if !unarchived {
+        let mut changed = !self.unarchived;
+        if !self.unarchived {
             let rc: i64 = tagged_block(&so, "@@XRC").trim().parse().unwrap_or(1);
             let mut x = IndexMap::new();
-            x.insert("cmd".to_string(), Value::from(extract.clone()));
+            x.insert("cmd".to_string(), Value::from(self.extract.to_vec()));
             x.insert("rc".to_string(), Value::from(rc));
             x.insert(
                 "out".to_string(),
@@ -348,7 +380,7 @@ impl ZipOpts<'_> {
             data.insert("extract_results".into(), super::system::ser(&x));
             if rc != 0 {
                 return Err(fail_with(
-                    format!("failed to unpack {} to {dest}", self.src),
+                    format!("failed to unpack {} to {}", self.src, self.dest),
                     data,
                 ));
             }
@@ -360,8 +392,8 @@ impl ZipOpts<'_> {
         if out.rc != 0 {
             return Err(fail_with(out.stderr_str().trim().to_string(), data));
         }
-        if list_files {
-            data.insert("files".into(), Value::from(files));
+        if self.list_files {
+            data.insert("files".into(), Value::from(self.files));
         }
         add_path_info(&mut data, &so);
         Ok(result(changed, data))
@@ -702,35 +734,15 @@ impl Module for Unarchive {
             stat_script("dest")
         ));
         let out = sh(ctx, &s).await?;
-        let so = out.stdout_str();
-        let mut changed = !unarchived;
-        if !unarchived {
-            let rc: i64 = tagged_block(&so, "@@XRC").trim().parse().unwrap_or(1);
-            let mut x = IndexMap::new();
-            x.insert("cmd".to_string(), Value::from(extract.clone()));
-            x.insert("rc".to_string(), Value::from(rc));
-            x.insert(
-                "out".to_string(),
-                Value::from(tagged_block(&so, "@@XO").trim_end_matches('\n').to_string()),
-            );
-            x.insert("err".to_string(), Value::from(tagged_block(&so, "@@XE")));
-            data.insert("extract_results".into(), super::system::ser(&x));
-            if rc != 0 {
-                return Err(fail_with(
-                    format!("failed to unpack {remote} to {dest}"),
-                    data,
-                ));
-            }
-        }
-        changed |= so.lines().any(|l| l == "@@ATTRS_CHANGED");
-        if out.rc != 0 {
-            return Err(fail_with(out.stderr_str().trim().to_string(), data));
-        }
-        if list_files {
-            data.insert("files".into(), Value::from(files));
-        }
-        add_path_info(&mut data, &so);
-        Ok(result(changed, data))
+        let finish = Finish {
+            unarchived,
+            extract: &extract,
+            src: &remote,
+            dest: &dest,
+            list_files,
+            files,
+        };
+        finish.result(&out, data, None)
     }
 }
 
