@@ -40,16 +40,20 @@ fn walk(
                 if !super::tags::should_run(&tags, &r.opts.tags, &r.opts.skip_tags) {
                     continue;
                 }
-                let name = match &t.name {
-                    Some(n) => n
-                        .as_str()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| n.to_string()),
-                    None => t.action.clone(),
-                };
-                let name = match &t.role {
-                    Some(role) => format!("{} : {name}", role.name),
-                    None => name,
+                // Ansible: `task.get_name()` (with the role prefix) for a named task, the bare
+                // action for an unnamed one, also in a role.
+                let name = match (&t.name, &t.role) {
+                    (Some(n), role) => {
+                        let n = n
+                            .as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| n.to_string());
+                        match role {
+                            Some(role) => format!("{} : {n}", role.name),
+                            None => n,
+                        }
+                    }
+                    (None, _) => t.action.clone(),
                 };
                 out.push(format!("      {name}\tTAGS: {}", tags_text(&tags)));
             }
