@@ -27,19 +27,19 @@ fn walk(
             Item::Block(b) => {
                 let mut tags = inherited.to_vec();
                 tags.extend(b.kw.tags.iter().cloned());
+                // ansible-playbook's listing walks `block` only, not `rescue`/`always`.
                 walk(&b.block, &tags, r, out, all_tags);
-                walk(&b.rescue, &tags, r, out, all_tags);
-                walk(&b.always, &tags, r, out, all_tags);
             }
             Item::Task(t) => {
                 let mut tags = inherited.to_vec();
                 tags.extend(t.kw.tags.iter().cloned());
                 tags.sort();
                 tags.dedup();
-                all_tags.extend(tags.iter().cloned());
+                // Ansible lists the tags of the tasks -t/--skip-tags select.
                 if !super::tags::should_run(&tags, &r.opts.tags, &r.opts.skip_tags) {
                     continue;
                 }
+                all_tags.extend(tags.iter().cloned());
                 // Ansible: `task.get_name()` (with the role prefix) for a named task, the bare
                 // action for an unnamed one, also in a role.
                 let name = match (&t.name, &t.role) {
