@@ -35,11 +35,18 @@ fn walk(
                 tags.extend(t.kw.tags.iter().cloned());
                 tags.sort();
                 tags.dedup();
-                // Ansible lists the tags of the tasks -t/--skip-tags select.
+                // Ansible lists the tags of the tasks -t/--skip-tags select (every task's,
+                // `never` ones included, without them).
+                let unfiltered = r.opts.tags.is_empty() && r.opts.skip_tags.is_empty();
+                if unfiltered {
+                    all_tags.extend(tags.iter().cloned());
+                }
                 if !super::tags::should_run(&tags, &r.opts.tags, &r.opts.skip_tags) {
                     continue;
                 }
-                all_tags.extend(tags.iter().cloned());
+                if !unfiltered {
+                    all_tags.extend(tags.iter().cloned());
+                }
                 // Ansible: `task.get_name()` (with the role prefix) for a named task, the bare
                 // action for an unnamed one, also in a role.
                 let name = match (&t.name, &t.role) {
