@@ -27,29 +27,40 @@ fn walk(
             Item::Block(b) => {
                 let mut tags = inherited.to_vec();
                 tags.extend(b.kw.tags.iter().cloned());
+                // ansible-playbook's listing walks `block` only, not `rescue`/`always`.
                 walk(&b.block, &tags, r, out, all_tags);
-                walk(&b.rescue, &tags, r, out, all_tags);
-                walk(&b.always, &tags, r, out, all_tags);
             }
             Item::Task(t) => {
                 let mut tags = inherited.to_vec();
                 tags.extend(t.kw.tags.iter().cloned());
                 tags.sort();
                 tags.dedup();
-                all_tags.extend(tags.iter().cloned());
+                // Ansible lists the tags of the tasks -t/--skip-tags select (every task's,
+                // `never` ones included, without them).
+                let unfiltered = r.opts.tags.is_empty() && r.opts.skip_tags.is_empty();
+                if unfiltered {
+                    all_tags.extend(tags.iter().cloned());
+                }
                 if !super::tags::should_run(&tags, &r.opts.tags, &r.opts.skip_tags) {
                     continue;
                 }
-                let name = match &t.name {
-                    Some(n) => n
-                        .as_str()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| n.to_string()),
-                    None => t.action.clone(),
-                };
-                let name = match &t.role {
-                    Some(role) => format!("{} : {name}", role.name),
-                    None => name,
+                if !unfiltered {
+                    all_tags.extend(tags.iter().cloned());
+                }
+                // Ansible: `task.get_name()` (with the role prefix) for a named task, the bare
+                // action for an unnamed one, also in a role.
+                let name = match (&t.name, &t.role) {
+                    (Some(n), role) => {
+                        let n = n
+                            .as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| n.to_string());
+                        match role {
+                            Some(role) => format!("{} : {n}", role.name),
+                            None => n,
+                        }
+                    }
+                    (None, _) => t.action.clone(),
                 };
                 out.push(format!("      {name}\tTAGS: {}", tags_text(&tags)));
             }

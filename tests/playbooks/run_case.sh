@@ -41,6 +41,12 @@ if grep -Eq '^[[:space:]-]*strategy:[[:space:]]*["'"'"']?(ansible\.builtin\.)?fr
   per_host=(--per-host)
 fi
 
+# EXTRA_ARG (used by listings.sh): one more option after the case's own, e.g. --list-tasks
+if [ -n "${EXTRA_ARG:-}" ]; then
+  args+=("$EXTRA_ARG")
+  case "$EXTRA_ARG" in --list-tasks|--list-hosts|--list-tags|--syntax-check) mode=stdout ;; esac
+fi
+
 rm -rf "$result"
 mkdir -p "$result"
 (cd "$case_dir" && timeout 300 "${candidate[@]}" "${inv[@]}" playbook.yml -e "out=$out" "${args[@]}" \
