@@ -22,12 +22,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "template module: same `+++ after:` header difference as 130",
     ),
     (
-        "147-exit-undefined-variable",
-        "pre-flight (beyond Ansible, src/exec/preflight.rs): the undefined `nope` is reported \
-         before the first task with Ansible's exit code 2, so h2 runs nothing; \
-         `--no-preflight` gives Ansible's run",
-    ),
-    (
         "133-diff-file-module",
         "file module: Ansible's dict diff for state=touch also carries atime/mtime",
     ),
@@ -35,16 +29,29 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
 
 /// Cases where rig differs from the recorded Ansible output on purpose, each checked by its
 /// own test in this file.
-const INTENTIONAL_DIFFERENCES: &[(&str, &str)] = &[(
-    "077-handlers-unknown",
-    "rig rejects a notify of an unknown handler when the play is loaded (exit 4, the task's \
-     file:line:col, a hint), before any host is touched; Ansible 2.19 fails only when the \
-     task reports changed, halfway through the play (exit 1). See \
-     unknown_handler_case_is_a_load_error.",
-)];
+const INTENTIONAL_DIFFERENCES: &[(&str, &str)] = &[
+    (
+        "077-handlers-unknown",
+        "rig rejects a notify of an unknown handler when the play is loaded (exit 4, the task's \
+         file:line:col, a hint), before any host is touched; Ansible 2.19 fails only when the \
+         task reports changed, halfway through the play (exit 1). See \
+         unknown_handler_case_is_a_load_error.",
+    ),
+    (
+        "147-exit-undefined-variable",
+        "pre-flight (beyond Ansible, src/exec/preflight.rs): the undefined `nope` is reported \
+         before the first task with Ansible's exit code 2, so h2 runs nothing; \
+         `--no-preflight` gives Ansible's run. See undefined_variable_case_stops_in_preflight.",
+    ),
+];
 
 /// Runs one case with rig through run_case.sh; returns (rc, events, raw.txt).
 fn run_case_with_rig(name: &str) -> (i32, String, String) {
+    run_case_with_rig_args(name, &[])
+}
+
+/// [`run_case_with_rig`] with more arguments for `rig playbook`.
+fn run_case_with_rig_args(name: &str, extra: &[&str]) -> (i32, String, String) {
     let here = env!("CARGO_MANIFEST_DIR");
     let bin = env!("CARGO_BIN_EXE_rig");
     let result = tempfile::tempdir().expect("tempdir");
@@ -54,6 +61,7 @@ fn run_case_with_rig(name: &str) -> (i32, String, String) {
         .arg(format!("{here}/tests/playbooks/cases/{name}"))
         .arg(&res)
         .args([bin, "playbook"])
+        .args(extra)
         .status()
         .expect("bash runs run_case.sh");
     assert!(status.success(), "run_case.sh failed for {name}");
@@ -85,6 +93,28 @@ fn unknown_handler_case_is_a_load_error() {
         raw.contains("Hint: known handlers and listen topics: 'real'"),
         "{raw}"
     );
+}
+
+#[test]
+fn undefined_variable_case_stops_in_preflight() {
+    let here = env!("CARGO_MANIFEST_DIR");
+    let case = format!("{here}/tests/playbooks/cases/147-exit-undefined-variable");
+    let expected_events =
+        std::fs::read_to_string(format!("{case}/expected/events")).expect("expected/events");
+    let expected_rc = std::fs::read_to_string(format!("{case}/expected/rc")).expect("rc");
+    // What Ansible did (recorded): h1 failed at the task, h2 went on (exit 2).
+    assert!(expected_events.contains("ok: [h2]"), "{expected_events}");
+    // rig: the pre-flight finds it before the first task; nothing runs, same exit code.
+    let (rc, events, raw) = run_case_with_rig("147-exit-undefined-variable");
+    assert_eq!(rc.to_string(), expected_rc.trim(), "{raw}");
+    assert!(!events.contains("ok: [h2]"), "nothing may run: {events}");
+    assert!(raw.contains("'nope' is undefined"), "{raw}");
+    assert!(raw.contains("<CASE>/playbook.yml:4:"), "{raw}");
+    // --no-preflight: exactly Ansible's run.
+    let (rc, events, raw) =
+        run_case_with_rig_args("147-exit-undefined-variable", &["--no-preflight"]);
+    assert_eq!(rc.to_string(), expected_rc.trim(), "{raw}");
+    assert_eq!(events, expected_events, "{raw}");
 }
 
 #[test]
