@@ -336,7 +336,7 @@ impl ZipOpts<'_> {
         let finish = Finish {
             unarchived,
             extract: &extract,
-            src: &self.src,
+            src: self.src,
             dest,
             list_files,
             files,
