@@ -719,6 +719,18 @@ async fn host_down_mid_session_is_unreachable(lab: Arc<Lab>) {
         "{message}"
     );
     // Bring it back for the next tests (up.sh is incremental); the same connection reconnects.
+    // sshd stops before the container is gone: wait for its nspawn to exit, or up.sh would
+    // take the host for running and leave it to finish powering off.
+    let pid = std::fs::read_to_string(lab.state.join("h4.pid")).unwrap_or_default();
+    let proc_dir = std::path::PathBuf::from(format!("/proc/{}", pid.trim()));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !pid.trim().is_empty() && proc_dir.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "h4's nspawn still runs after poweroff"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     Lab::up(HOSTS).expect("up.sh again");
     let started = c.shells_started();
     assert_eq!(run(&c, "hostname").await.stdout_str(), "h4\n");
