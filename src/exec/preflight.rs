@@ -773,25 +773,9 @@ impl Checker<'_> {
 
 /// Lookups run code or read files on the controller: pre-flight does not evaluate them.
 fn mentions_lookup(v: &Value) -> bool {
-    match v.kind() {
-        ValueKind::String => {
-            let s = v.as_str().unwrap_or_default();
-            s.contains("lookup(") || s.contains("query(") || s.contains("q(")
-        }
-        ValueKind::Seq => v
-            .try_iter()
-            .map(|mut it| it.any(|item| mentions_lookup(&item)))
-            .unwrap_or(false),
-        ValueKind::Map => v
-            .try_iter()
-            .map(|mut it| {
-                it.any(|k| {
-                    mentions_lookup(&k) || mentions_lookup(&v.get_item(&k).unwrap_or_default())
-                })
-            })
-            .unwrap_or(false),
-        _ => false,
-    }
+    any_string(v, &|s| {
+        s.contains("lookup(") || s.contains("query(") || s.contains("q(")
+    })
 }
 
 /// The names an expression uses that the context does not define, quoted (for a message).
@@ -865,19 +849,23 @@ fn text_before_is(chars: &[char]) -> bool {
 
 /// Whether a value holds template markers anywhere.
 fn has_template(v: &Value) -> bool {
+    any_string(v, &crate::vars::has_template_syntax)
+}
+
+/// Whether a string anywhere in `v` (map keys and values, list items) satisfies `pred`.
+fn any_string(v: &Value, pred: &dyn Fn(&str) -> bool) -> bool {
     match v.kind() {
-        ValueKind::String => {
-            let s = v.as_str().unwrap_or_default();
-            s.contains("{{") || s.contains("{%") || s.contains("{#")
-        }
+        ValueKind::String => pred(v.as_str().unwrap_or_default()),
         ValueKind::Seq => v
             .try_iter()
-            .map(|mut it| it.any(|item| has_template(&item)))
+            .map(|mut it| it.any(|item| any_string(&item, pred)))
             .unwrap_or(false),
         ValueKind::Map => v
             .try_iter()
             .map(|mut it| {
-                it.any(|k| has_template(&k) || has_template(&v.get_item(&k).unwrap_or_default()))
+                it.any(|k| {
+                    any_string(&k, pred) || any_string(&v.get_item(&k).unwrap_or_default(), pred)
+                })
             })
             .unwrap_or(false),
         _ => false,

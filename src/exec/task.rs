@@ -511,20 +511,7 @@ async fn run_on_host(
         };
         push_diff(pr, t, &res, info, host, &mut run.events);
         if kind == ResultKind::Failed {
-            // A no_log result has no msg: the error says it is hidden (Ansible prints the
-            // `fail` action's message there, leaking it).
-            let msg = res
-                .get("msg")
-                .or_else(|| res.get("censored"))
-                .map(|m| {
-                    m.as_str()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| m.to_string())
-                })
-                .unwrap_or_default();
-            run.events.push(Event::Error {
-                message: format!("Task failed: {msg}\nOrigin: {}", t.location),
-            });
+            run.events.push(task_failed(&res, t));
         }
         run.events
             .push(Event::ItemResult(make_result(kind, &res, false)));
@@ -755,19 +742,7 @@ fn finish_single(
     run.changed = changed;
     push_diff(pr, t, &res, info, host, &mut run.events);
     if failed && !unreachable {
-        // Ansible explains a failed task on stderr, with where the task is.
-        let msg = res
-            .get("msg")
-            .or_else(|| res.get("censored"))
-            .map(|m| {
-                m.as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| m.to_string())
-            })
-            .unwrap_or_default();
-        run.events.push(Event::Error {
-            message: format!("Task failed: {msg}\nOrigin: {}", t.location),
-        });
+        run.events.push(task_failed(&res, t));
     }
     let kind = if unreachable {
         run.outcome = HostOutcome::Unreachable;
@@ -979,4 +954,22 @@ pub(crate) async fn run_include_task(
     }
     let _ = short_action(&t.action);
     Ok(out)
+}
+
+/// The `[ERROR]` Ansible prints on stderr for a failed task: its message and where the task is.
+/// A no_log result has no msg: the error says it is hidden (Ansible prints the `fail` action's
+/// message there, leaking it).
+fn task_failed(res: &IndexMap<String, Value>, t: &Task) -> Event {
+    let msg = res
+        .get("msg")
+        .or_else(|| res.get("censored"))
+        .map(|m| {
+            m.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| m.to_string())
+        })
+        .unwrap_or_default();
+    Event::Error {
+        message: format!("Task failed: {msg}\nOrigin: {}", t.location),
+    }
 }

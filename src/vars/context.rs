@@ -134,7 +134,8 @@ impl HostContext {
     }
 }
 
-fn has_template_syntax(s: &str) -> bool {
+/// Whether a string has Jinja markers (`{{`, `{%`, `{#`).
+pub fn has_template_syntax(s: &str) -> bool {
     s.contains("{{") || s.contains("{%") || s.contains("{#")
 }
 

@@ -12,7 +12,7 @@ mod host;
 mod level;
 mod stack;
 
-pub use context::{HostContext, HostVars, VarsError, template_value};
+pub use context::{HostContext, HostVars, VarsError, has_template_syntax, template_value};
 pub use extra::{ExtraVarsError, parse_extra_vars};
 pub use host::{RunVars, groups_value};
 pub use level::Level;
