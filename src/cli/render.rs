@@ -37,9 +37,10 @@ fn enclosing_role(template: &Path) -> Option<(PathBuf, PathBuf)> {
     abs.ancestors().find_map(|dir| {
         let role = dir.parent()?;
         let roles = role.parent()?;
-        (dir.file_name()? == "templates" && roles.file_name()? == "roles")
-            .then(|| (roles.parent().map(Path::to_path_buf), role.to_path_buf()))
-            .and_then(|(pb, role)| Some((pb?, role)))
+        if dir.file_name()? != "templates" || roles.file_name()? != "roles" {
+            return None;
+        }
+        Some((roles.parent()?.to_path_buf(), role.to_path_buf()))
     })
 }
 
