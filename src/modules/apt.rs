@@ -339,6 +339,8 @@ pub fn parse_probe(out: &str) -> (IndexMap<String, PkgFacts>, IndexMap<String, S
             if f.installed {
                 f.installed_version = Some(ver.to_string());
             }
+        } else if line == "K" {
+            f.known = true;
         } else if line.starts_with("P\t") {
             f.providers += 1;
         } else if let Some(rest) = line.strip_prefix("A\t") {
@@ -406,8 +408,12 @@ fn expand_dpkg_options(opts: &str) -> String {
         .join(" ")
 }
 
+/// `installed_is_enough[i]`: package i needs nothing from apt's cache once dpkg says it is
+/// installed (`state=present`, no version, no glob): `apt-cache` is then not started and the
+/// package is reported as known (`K`).
 fn probe_script(
     names: &[String],
+    installed_is_enough: &[bool],
     update: Option<(i64, i64, i64)>,
     mark_manual: bool,
     default_release: Option<&str>,
@@ -416,7 +422,8 @@ fn probe_script(
     s.push_str(
         "cache_mtime() { if [ -e /var/lib/apt/periodic/update-success-stamp ]; then stat -c %Y /var/lib/apt/periodic/update-success-stamp; elif [ -e /var/lib/apt/lists ]; then stat -c %Y /var/lib/apt/lists; else echo 0; fi; }\n\
          command -v apt-get >/dev/null || { echo 'apt-get not found' >&2; exit 90; }\n\
-         m=$(cache_mtime); now=$(date +%s); printf '@@META\\tmtime\\t%s\\n' \"$m\"\n",
+         m=$(cache_mtime); now=$(date +%s); printf '@@META\\tmtime\\t%s\\n' \"$m\"\n\
+         nl='\n'\n",
     );
     if let Some((valid, retries, lock)) = update {
         s.push_str(&format!(
@@ -435,17 +442,32 @@ fn probe_script(
     let t = default_release
         .map(|r| format!(" -t {}", q(r)))
         .unwrap_or_default();
-    for n in names {
+    for (i, n) in names.iter().enumerate() {
         let n = q(n);
+        let policy = format!(
+            "apt-cache{t} policy {n} 2>/dev/null | sed 's/^/A\\t/'\n\
+             apt-cache showpkg {n} 2>/dev/null | sed -n '/^Reverse Provides:/,$p' | tail -n +2 | grep . | sed 's/^/P\\t/'\n"
+        );
+        // dpkg's first line for the name; `installed`: its status is `?i`.
         s.push_str(&format!(
             "printf '@@PKG\\t%s\\n' {n}\n\
-             dpkg-query -W -f='S\\t${{db:Status-Abbrev}}\\t${{Version}}\\n' {n} 2>/dev/null | head -n 1\n\
-             apt-cache{t} policy {n} 2>/dev/null | sed 's/^/A\\t/'\n\
-             apt-cache showpkg {n} 2>/dev/null | sed -n '/^Reverse Provides:/,$p' | tail -n +2 | grep . | sed 's/^/P\\t/'\n"
+             st=$(dpkg-query -W -f='S\\t${{db:Status-Abbrev}}\\t${{Version}}\\n' {n} 2>/dev/null); st=${{st%%\"$nl\"*}}\n\
+             [ -n \"$st\" ] && printf '%s\\n' \"$st\"\n\
+             case $st in \"S\t\"?i*) installed=1;; *) installed=;; esac\n"
         ));
-        if mark_manual {
+        if installed_is_enough.get(i).copied().unwrap_or(false) {
             s.push_str(&format!(
-                "dpkg-query -W -f='${{db:Status-Abbrev}}' {n} 2>/dev/null | grep -q '^.i' && apt-mark manual {n} >/dev/null 2>&1\n"
+                "if [ -n \"$installed\" ]; then echo K; else\n{policy}fi\n"
+            ));
+        } else {
+            s.push_str(&policy);
+        }
+        if mark_manual {
+            // `apt-mark manual` only when apt counts the package as automatically installed
+            // (its stanza in extended_states says `Auto-Installed: 1`): otherwise it changes
+            // nothing, as Ansible's unconditional call does.
+            s.push_str(&format!(
+                "if [ -n \"$installed\" ] && grep -A2 -x \"Package: \"{n} /var/lib/apt/extended_states 2>/dev/null | grep -qx 'Auto-Installed: 1'; then apt-mark manual {n} >/dev/null 2>&1; fi\n"
             ));
         }
     }
@@ -590,8 +612,19 @@ impl Module for Apt {
             a.int("update_cache_retries", 5)?.max(1),
             lock_timeout,
         ));
+        let installed_is_enough: Vec<bool> = o
+            .packages
+            .iter()
+            .map(|p| {
+                o.state == "present"
+                    && !o.only_upgrade
+                    && package_split(p).1.is_none()
+                    && !p.contains(['*', '?', '['])
+            })
+            .collect();
         let script = probe_script(
             &names,
+            &installed_is_enough,
             update,
             !ctx.check_mode && matches!(o.state.as_str(), "present" | "latest" | "fixed"),
             o.default_release.as_deref(),
@@ -1010,6 +1043,38 @@ mod tests {
         assert!(!f["nope"].known && f["nope"].providers == 0);
         assert!(!f["mail-transport-agent"].known);
         assert_eq!(f["mail-transport-agent"].providers, 1);
+    }
+
+    /// The probe under /bin/sh against this machine's dpkg (a Debian controller): an installed
+    /// package that `state=present` asks for without a version starts no `apt-cache`, is known,
+    /// and plans nothing; with a version the policy is read as before.
+    #[test]
+    fn installed_package_needs_no_apt_cache() {
+        if !std::path::Path::new("/usr/bin/dpkg-query").exists() {
+            return;
+        }
+        let run = |enough: bool| {
+            let out = std::process::Command::new("/bin/sh")
+                .arg("-c")
+                .arg(probe_script(&["bash".into()], &[enough], None, false, None))
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let fast = run(true);
+        assert!(
+            fast.contains("\nS\tii \t") && fast.contains("\nK\n"),
+            "{fast}"
+        );
+        assert!(!fast.contains("\nA\t"), "apt-cache ran: {fast}");
+        let (f, _) = parse_probe(&fast);
+        assert!(f["bash"].installed && f["bash"].known);
+        assert_eq!(
+            plan_install(&["bash".into()], &f, false, false).unwrap(),
+            Vec::<String>::new()
+        );
+        let full = run(false);
+        assert!(full.contains("\nA\t") && !full.contains("\nK\n"), "{full}");
     }
 
     #[test]

@@ -201,6 +201,111 @@ pub fn is_present(req: &Req, freeze: &str) -> bool {
     })
 }
 
+/// Whether every requirement can be checked against the installed distributions' names and
+/// versions alone: plain names without extras, and version clauses of release numbers only
+/// (`1.2.3`, compared numerically; pre-releases, wildcards and local versions go to pip).
+fn fast_path_reqs(reqs: &[Req]) -> bool {
+    !reqs.is_empty()
+        && reqs.iter().all(|r| {
+            r.plain
+                && !r.text.contains('[')
+                && r.specs.iter().all(|(op, v)| {
+                    matches!(op.as_str(), "==" | "!=" | ">=" | "<=" | ">" | "<" | "~=")
+                        && is_release(v)
+                })
+        })
+}
+
+fn is_release(v: &str) -> bool {
+    !v.is_empty()
+        && v.split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `extra_args` that only say where packages come from or how pip talks: they cannot make
+/// `pip install` of an installed requirement do anything. Any other option (`-U`, `--user`,
+/// `--target`, `-c`, `--force-reinstall`, ...) and pip runs.
+fn harmless_extra_args(extra: &str) -> bool {
+    const FLAGS: &[&str] = &[
+        "--no-index",
+        "-q",
+        "--quiet",
+        "-v",
+        "--verbose",
+        "--no-cache-dir",
+        "--disable-pip-version-check",
+        "--prefer-binary",
+        "--no-input",
+        "--no-color",
+        "--no-warn-script-location",
+    ];
+    const WITH_VALUE: &[&str] = &[
+        "-i",
+        "--index-url",
+        "--extra-index-url",
+        "--trusted-host",
+        "-f",
+        "--find-links",
+        "--timeout",
+        "--retries",
+        "--proxy",
+        "--cert",
+        "--client-cert",
+        "--progress-bar",
+        "--root-user-action",
+    ];
+    let mut words = extra.split_whitespace();
+    while let Some(w) = words.next() {
+        if FLAGS.contains(&w) {
+            continue;
+        }
+        match w.split_once('=') {
+            Some((opt, _)) if WITH_VALUE.contains(&opt) && opt.starts_with("--") => {}
+            _ if WITH_VALUE.contains(&w) => {
+                if words.next().is_none() {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// One round trip listing the virtualenv's installed distributions (`name==version` from the
+/// `*.dist-info` directory names) and the pip it has, with shell builtins only. Prints nothing
+/// when pip must decide: no virtualenv or no pip in it, a pip configuration file setting or a
+/// `PIP_*` variable that changes what `install` does (a mirror's `index-url` does not).
+fn installed_probe(venv: &str, chdir: &str) -> String {
+    const PROBE: &str = r#"[ -e "$e/bin/activate" ] || exit 0
+if [ -x "$e/bin/pip3" ]; then pip="$e/bin/pip3"; elif [ -x "$e/bin/pip" ]; then pip="$e/bin/pip"; else exit 0; fi
+for c in "$e/pip.conf" /etc/pip.conf /etc/xdg/pip/pip.conf "$HOME/.config/pip/pip.conf" "$HOME/.pip/pip.conf" "${PIP_CONFIG_FILE:-/nonexistent}"; do
+  [ -r "$c" ] || continue
+  while IFS='= 	' read -r k v; do
+    case $k in upgrade|force-reinstall|ignore-installed|user|target|prefix|root|constraint|requirement|editable|pre|upgrade-strategy|no-deps) exit 0;; esac
+  done < "$c"
+done
+[ -z "${PIP_UPGRADE-}${PIP_FORCE_REINSTALL-}${PIP_IGNORE_INSTALLED-}${PIP_USER-}${PIP_TARGET-}${PIP_PREFIX-}${PIP_ROOT-}${PIP_CONSTRAINT-}${PIP_REQUIREMENT-}${PIP_EDITABLE-}${PIP_PRE-}${PIP_UPGRADE_STRATEGY-}" ] || exit 0
+echo "@@PIP $pip"
+for d in "$e"/lib/python*/site-packages/*.dist-info; do
+  [ -d "$d" ] || continue; d=${d##*/}; d=${d%.dist-info}; echo "${d%%-*}==${d#*-}"
+done
+"#;
+    format!("cd {} || exit 0\ne={}\n{PROBE}", q(chdir), q(venv))
+}
+
+/// [`is_present`] where the installed version must be a release number too when the
+/// requirement has version clauses (the numeric comparison is exact only for those).
+fn is_present_strict(req: &Req, installed: &str) -> bool {
+    installed.lines().any(|l| {
+        l.split_once("==").is_some_and(|(n, v)| {
+            canonicalize(n) == req.name
+                && v.starts_with(|c: char| c.is_ascii_digit())
+                && (req.specs.is_empty() || (is_release(v) && req.satisfied_by(v)))
+        })
+    })
+}
+
 fn sections(out: &str) -> IndexMap<String, String> {
     let mut m: IndexMap<String, String> = IndexMap::new();
     let mut cur: Option<String> = None;
@@ -317,6 +422,44 @@ impl Module for Pip {
             if !list.iter().any(|x| x == "-e") {
                 list.push("-e".into());
                 extra_args = Some(list.join(" "));
+            }
+        }
+
+        // A rerun whose packages are all installed already: rig reads the virtualenv's
+        // site-packages instead of starting pip (Ansible's pip module runs `pip install` on
+        // every run, ~0.5 s of the target's CPU). Only where the answer is certain; anything
+        // else runs pip as Ansible does.
+        if !ctx.check_mode
+            && state == "present"
+            && requirements.is_none()
+            && !has_vcs
+            && !a.bool("editable", false)?
+            && let Some(e) = &env
+            && fast_path_reqs(&reqs)
+            && extra_args.as_deref().is_none_or(harmless_extra_args)
+        {
+            let out = sh(ctx, &installed_probe(e, &chdir)).await?;
+            if let Some(pip) = out
+                .stdout_str()
+                .lines()
+                .find_map(|l| l.strip_prefix("@@PIP "))
+                && reqs.iter().all(|r| is_present_strict(r, &out.stdout_str()))
+            {
+                let mut cmd = vec![pip.to_string(), "install".to_string()];
+                if let Some(x) = &extra_args {
+                    cmd.extend(x.split_whitespace().map(str::to_string));
+                }
+                cmd.extend(reqs.iter().map(|r| r.text.clone()));
+                let mut data = IndexMap::new();
+                data.insert("cmd".into(), Value::from(cmd));
+                data.insert("name".into(), Value::from(names));
+                data.insert("version".into(), Value::from(version));
+                data.insert("state".into(), Value::from(state));
+                data.insert("requirements".into(), Value::from(requirements));
+                data.insert("virtualenv".into(), Value::from(env));
+                data.insert("stdout".into(), Value::from(""));
+                data.insert("stderr".into(), Value::from(""));
+                return Ok(result(false, data));
             }
         }
 
@@ -528,5 +671,104 @@ mod tests {
         assert!(parse_req("x~=1.4", None).satisfied_by("1.9"));
         assert!(!parse_req("x~=1.4", None).satisfied_by("2.0"));
         assert!(!parse_req("git+https://h/r.git", None).plain);
+    }
+
+    #[test]
+    fn fast_path_only_where_certain() {
+        let reqs = |names: &[&str]| -> Vec<Req> {
+            let n: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+            recover_names(&n)
+                .iter()
+                .map(|p| parse_req(p, None))
+                .collect()
+        };
+        assert!(fast_path_reqs(&reqs(&[
+            "requests",
+            "Flask>=2.0,<3",
+            "six==1.16.0"
+        ])));
+        assert!(!fast_path_reqs(&reqs(&["requests[socks]"])));
+        assert!(!fast_path_reqs(&reqs(&["django==4.*"])));
+        assert!(!fast_path_reqs(&reqs(&["x>=1.0rc1"])));
+        assert!(!fast_path_reqs(&reqs(&["git+https://h/r.git"])));
+        assert!(!fast_path_reqs(&reqs(&["x; python_version < '3.8'"])));
+        assert!(!fast_path_reqs(&[]));
+
+        assert!(harmless_extra_args(
+            "--no-index --trusted-host 10.0.0.1 --find-links http://10.0.0.1/wheels -q"
+        ));
+        assert!(harmless_extra_args("--index-url=https://mirror/simple"));
+        for bad in [
+            "-U",
+            "--upgrade",
+            "--user",
+            "--target /opt/x",
+            "-c constraints.txt",
+            "--force-reinstall",
+            "--find-links",
+            "-e .",
+            "--pre",
+        ] {
+            assert!(!harmless_extra_args(bad), "{bad}");
+        }
+
+        let listed = "@@PIP /v/bin/pip3\nopentelemetry_api==1.45.1\nsix==1.16.0\nfoo==2.0rc1\n";
+        assert!(is_present_strict(
+            &parse_req("opentelemetry-api", None),
+            listed
+        ));
+        assert!(is_present_strict(&parse_req("Six>=1.10", None), listed));
+        assert!(!is_present_strict(&parse_req("six>=1.17", None), listed));
+        assert!(!is_present_strict(&parse_req("requests", None), listed));
+        // a pre-release installed: only a bare name is decided without pip
+        assert!(is_present_strict(&parse_req("foo", None), listed));
+        assert!(!is_present_strict(&parse_req("foo>=1.0", None), listed));
+    }
+
+    /// The probe under /bin/sh on a fake virtualenv: builtins only, pip.conf and PIP_UPGRADE
+    /// hand the decision back to pip.
+    #[test]
+    fn installed_probe_lists_dist_info() {
+        let dir = std::env::temp_dir().join(format!("rig-pip-probe-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let site = dir.join("v/lib/python3.11/site-packages");
+        std::fs::create_dir_all(site.join("opentelemetry_api-1.45.1.dist-info")).unwrap();
+        std::fs::create_dir_all(site.join("opentelemetry_api")).unwrap();
+        std::fs::create_dir_all(dir.join("v/bin")).unwrap();
+        std::fs::write(dir.join("v/bin/activate"), "").unwrap();
+        let run = |envs: &[(&str, &str)]| {
+            let out = std::process::Command::new("/bin/sh")
+                .arg("-c")
+                .arg(installed_probe(&dir.join("v").to_string_lossy(), "/"))
+                .env("HOME", &dir)
+                .env_remove("PIP_CONFIG_FILE")
+                .envs(envs.iter().copied())
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        assert_eq!(run(&[]), "", "no pip in the virtualenv: pip decides");
+        std::fs::write(dir.join("v/bin/pip3"), "").unwrap();
+        let mut perm = std::fs::metadata(dir.join("v/bin/pip3"))
+            .unwrap()
+            .permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+        std::fs::set_permissions(dir.join("v/bin/pip3"), perm).unwrap();
+        let pip = dir.join("v/bin/pip3");
+        assert_eq!(
+            run(&[]),
+            format!("@@PIP {}\nopentelemetry_api==1.45.1\n", pip.display())
+        );
+        assert_eq!(run(&[("PIP_UPGRADE", "1")]), "");
+        let listed = run(&[]);
+        std::fs::write(
+            dir.join("v/pip.conf"),
+            "[global]\nindex-url = http://m/simple\n",
+        )
+        .unwrap();
+        assert_eq!(run(&[]), listed, "where packages come from does not matter");
+        std::fs::write(dir.join("v/pip.conf"), "[install]\n  upgrade=true\n").unwrap();
+        assert_eq!(run(&[]), "");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -354,6 +354,23 @@ async fn apt_then_systemd_and_service(env: Arc<LabEnv>) {
     assert!(!r.changed, "{r:?}");
     assert!(!r.data["cache_updated"].is_true());
     assert_eq!(version().await, "ii 1.0");
+    // a package apt counts as automatically installed is marked manual by `state=present`
+    // (Ansible runs `apt-mark manual` every time; rig only when extended_states says auto)
+    let manual = || async {
+        lab.sh("apt-mark showmanual lab-hello")
+            .await
+            .trim()
+            .to_string()
+    };
+    assert_eq!(manual().await, "lab-hello");
+    lab.sh("apt-mark auto lab-hello >/dev/null").await;
+    assert_eq!(manual().await, "");
+    let r = lab
+        .run(&apt, json!({"name": "lab-hello"}), false, false)
+        .await
+        .unwrap();
+    assert!(!r.changed, "{r:?}");
+    assert_eq!(manual().await, "lab-hello");
 
     // latest: check mode predicts, the run upgrades, the rerun is ok
     let r = lab
@@ -1068,8 +1085,21 @@ async fn pip_in_a_new_virtualenv(env: Arc<LabEnv>) {
             .await
     };
     assert_eq!(freeze().await.trim(), "rigdemo==1.0");
+    // the rerun: everything is installed, so rig reads site-packages and starts no pip
+    let before = lab.trips();
     let r = lab.run(&pip, a.clone(), false, false).await.unwrap();
     assert!(!r.changed, "{r:?}");
+    assert_eq!(lab.trips() - before, 1, "a satisfied rerun is one probe");
+    assert_eq!(field(&r, "stdout"), "", "pip did not run: {r:?}");
+    // an option that could change what pip does (-U) makes pip decide, as in Ansible
+    let mut upgrade = a.clone();
+    upgrade["extra_args"] = json!(format!("{links} -U"));
+    let r = lab.run(&pip, upgrade, false, false).await.unwrap();
+    assert!(!r.changed, "{r:?}");
+    assert!(
+        field(&r, "stdout").contains("Requirement already satisfied: rigdemo"),
+        "{r:?}"
+    );
     // without extra_args, check mode compares the freeze list with the specs
     lab.sh(&format!("printf '[global]\\nno-index = true\\ntrusted-host = {host}\\nfind-links = {base}/rigtest/wheels/\\n' > /tmp/rig-venv/pip.conf")).await;
     let plain = json!({"name": ["rigdemo>=1.0"], "virtualenv": "/tmp/rig-venv"});
