@@ -404,32 +404,60 @@ fn distribution(raw: &RawFacts) -> Vec<(String, Value)> {
     if !minor.is_empty() {
         out.push(("distribution_minor_version".to_string(), Value::from(minor)));
     }
-    let lsb = raw.get("lsb");
-    if !lsb.is_empty() {
-        let mut m = IndexMap::new();
-        for line in lsb.lines() {
-            let Some((k, v)) = line.split_once(':') else {
+    out.push(("lsb".to_string(), lsb(raw)));
+    out
+}
+
+/// Ansible's `lsb`: from `lsb_release -a` when it is installed and says something, else from
+/// /etc/lsb-release, else empty.
+fn lsb(raw: &RawFacts) -> Value {
+    let mut m: IndexMap<&str, String> = IndexMap::new();
+    for line in raw.get("lsb").lines() {
+        let Some((_, v)) = line.split_once(':') else {
+            continue;
+        };
+        let v = v.trim().to_string();
+        let key = [
+            ("LSB Version:", "release"),
+            ("Distributor ID:", "id"),
+            ("Description:", "description"),
+            ("Release:", "release"),
+            ("Codename:", "codename"),
+        ]
+        .into_iter()
+        .find(|(label, _)| line.contains(label));
+        if let Some((_, k)) = key {
+            m.insert(k, v);
+        }
+    }
+    if m.is_empty() {
+        for line in raw.file("/etc/lsb-release").lines() {
+            let Some((_, v)) = line.split_once('=') else {
                 continue;
             };
-            let v = v.trim();
-            match k.trim() {
-                "Distributor ID" => m.insert("id", v.to_string()),
-                "Description" => m.insert("description", v.to_string()),
-                "Release" => {
-                    m.insert(
-                        "major_release",
-                        v.split('.').next().unwrap_or(v).to_string(),
-                    );
-                    m.insert("release", v.to_string())
-                }
-                "Codename" => m.insert("codename", v.to_string()),
-                _ => None,
-            };
+            let v = v.trim().to_string();
+            let key = [
+                ("DISTRIB_ID", "id"),
+                ("DISTRIB_RELEASE", "release"),
+                ("DISTRIB_DESCRIPTION", "description"),
+                ("DISTRIB_CODENAME", "codename"),
+            ]
+            .into_iter()
+            .find(|(label, _)| line.contains(label));
+            if let Some((_, k)) = key {
+                m.insert(k, v);
+            }
         }
-        m.sort_keys();
-        out.push(("lsb".to_string(), crate::value::map(m)));
     }
-    out
+    if let Some(r) = m.get("release") {
+        let major = r.split('.').next().unwrap_or_default().to_string();
+        m.insert("major_release", major);
+    }
+    for v in m.values_mut() {
+        *v = v.trim_matches(['\'', '"', '\\']).to_string();
+    }
+    m.sort_keys();
+    crate::value::map(m)
 }
 
 fn processor(raw: &RawFacts) -> Vec<(String, Value)> {
@@ -958,7 +986,7 @@ lo
         assert_eq!(json(&f["env"]), "{}");
         assert_eq!(json(&f["default_ipv4"]), "{}");
         assert!(!f.contains_key("virtualization_type"));
-        assert!(!f.contains_key("lsb"));
+        assert_eq!(json(&f["lsb"]), "{}");
     }
 
     #[test]
@@ -984,6 +1012,17 @@ lo
         );
         assert_eq!(virt("", "dockerenv=1\n"), Some(r#""docker""#.into()));
         assert_eq!(virt("/proc/1/cgroup:0::/init.scope\n", ""), None);
+    }
+
+    #[test]
+    fn lsb_from_etc_lsb_release() {
+        let f = parse(
+            "::rig:files\n/etc/lsb-release:DISTRIB_ID=Ubuntu\n/etc/lsb-release:DISTRIB_RELEASE=22.04\n/etc/lsb-release:DISTRIB_CODENAME=jammy\n/etc/lsb-release:DISTRIB_DESCRIPTION=\"Ubuntu 22.04.4 LTS\"\n",
+        );
+        assert_eq!(
+            json(&f["lsb"]),
+            r#"{"codename":"jammy","description":"Ubuntu 22.04.4 LTS","id":"Ubuntu","major_release":"22","release":"22.04"}"#
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 # others the command's output as it is; `key=value` lines outside sections.
 exec 2>/dev/null
 echo ::rig:files
-grep -aHs '' /etc/os-release /etc/debian_version /etc/machine-id /etc/resolv.conf \
+grep -aHs '' /etc/os-release /etc/debian_version /etc/lsb-release /etc/machine-id /etc/resolv.conf \
   /proc/sys/kernel/hostname /proc/sys/kernel/ostype /proc/sys/kernel/osrelease \
   /proc/sys/kernel/version /proc/sys/kernel/arch /proc/uptime /proc/loadavg /proc/1/comm \
   /proc/self/environ /proc/1/environ /proc/1/cgroup /run/systemd/container
