@@ -1,43 +1,45 @@
 # rig's fact gathering: one POSIX sh script, one round trip, no Python on the target.
-# Prints `key=value` lines; values that may hold newlines are base64 (`key:b64=...`).
+# Few processes (tests/lab_ssh/facts.rs counts them): files are read by two greps, the rest by
+# one date, one ip and getent. No command substitution: dash forks even for builtins.
+# Output: `::rig:NAME` starts a section; in `files` every line is `path:line` (grep -H); in the
+# others the command's output as it is; `key=value` lines outside sections.
 exec 2>/dev/null
-b64() { base64 | tr -d '\n'; }
-kv() { printf '%s=%s\n' "$1" "$2"; }
-kv nodename "$(uname -n)"
-h=$(uname -n)
-ip=$(getent hosts "$h" | awk '{print $1; exit}')
-if [ -n "$ip" ]; then kv fqdn_names "$(getent hosts "$ip" | head -n 1 | cut -d' ' -f2- | tr -s ' \t' '  ')"; fi
-kv system "$(uname -s)"
-kv kernel "$(uname -r)"
-kv kernel_version "$(uname -v)"
-kv machine "$(uname -m)"
-kv userspace_bits "$(getconf LONG_BIT)"
-[ -r /etc/os-release ] && printf 'os_release:b64=%s\n' "$(b64 < /etc/os-release)"
-[ -r /etc/debian_version ] && kv debian_version "$(cat /etc/debian_version)"
-command -v lsb_release >/dev/null && printf 'lsb:b64=%s\n' "$(lsb_release -a | b64)"
-printf 'cpuinfo:b64=%s\n' "$(grep -E '^(processor|vendor_id|model name|physical id|cpu cores|siblings)' /proc/cpuinfo | b64)"
-kv nproc "$(nproc)"
-printf 'meminfo:b64=%s\n' "$(grep -E '^(MemTotal|MemFree|Buffers|Cached|SwapTotal|SwapFree|SwapCached):' /proc/meminfo | b64)"
-kv pid1 "$(cat /proc/1/comm)"
-[ -d /run/systemd/system ] && kv systemd_booted 1
+echo ::rig:files
+grep -aHs '' /etc/os-release /etc/debian_version /etc/lsb-release /etc/machine-id /etc/resolv.conf \
+  /proc/sys/kernel/hostname /proc/sys/kernel/ostype /proc/sys/kernel/osrelease \
+  /proc/sys/kernel/version /proc/sys/kernel/arch /proc/uptime /proc/loadavg /proc/1/comm \
+  /proc/self/environ /proc/1/environ /proc/1/cgroup /run/systemd/container
+grep -aHs -e '^\(processor\|vendor_id\|model name\|physical id\|cpu cores\|siblings\)[[:space:]]*:' \
+  -e '^\(MemTotal\|MemFree\|Buffers\|Cached\|SwapTotal\|SwapFree\|SwapCached\|Uid\|Gid\|Cpus_allowed_list\):' \
+  -e '\[stack\]$' /proc/cpuinfo /proc/meminfo /proc/self/status /proc/self/maps
+echo ::rig:kv
+[ -r /proc/sys/kernel/arch ] || printf 'machine=%s\n' "$(uname -m)"
+[ -d /run/systemd/system ] && echo systemd_booted=1
+[ -e /.dockerenv ] || [ -e /.dockerinit ] && echo dockerenv=1
+[ -e /proc/vz ] && [ ! -e /proc/lve ] && echo openvz=1 && [ -e /proc/bc ] && echo openvz_host=1
 for m in apt-get dnf yum zypper apk pacman; do
-  if command -v "$m" >/dev/null; then kv pkg_cmd "$m"; break; fi
+  if command -v "$m" >/dev/null; then echo "pkg_cmd=$m"; break; fi
 done
-kv user_id "$(id -un)"; kv user_uid "$(id -u)"; kv user_gid "$(id -g)"
-kv passwd "$(getent passwd "$(id -un)")"
-kv effective_gid "$(id -g)"
-printf 'env:b64=%s\n' "$(env | b64)"
-r=$(ip -4 route get 8.8.8.8 | head -n 1); kv route4 "$r"
-dev=$(printf '%s\n' "$r" | sed -n 's/.* dev \([^ ]*\).*/\1/p')
-[ -n "$dev" ] && printf 'addr4:b64=%s\n' "$(ip -4 -o addr show dev "$dev" | b64)" && printf 'link4:b64=%s\n' "$(ip -o link show dev "$dev" | b64)"
-printf 'alladdr:b64=%s\n' "$(ip -o addr show | b64)"
-kv interfaces "$(ls /sys/class/net | tr '\n' ' ')"
-kv machine_id "$(cat /etc/machine-id)"
-kv uptime "$(cut -d' ' -f1 /proc/uptime)"
-kv loadavg "$(cut -d' ' -f1-3 /proc/loadavg)"
-[ -r /etc/resolv.conf ] && printf 'resolv:b64=%s\n' "$(b64 < /etc/resolv.conf)"
-kv date "$(date -u '+%s %N')"
-kv tz "$(date '+%Z %z')"
-kv date_local "$(date '+%Y %m %d %H %M %S %A %w %j %U %a %b %B')"
-kv virt "$(systemd-detect-virt -c || true)"
+# getpass.getuser(): the first of these set, else the passwd name of the uid.
+u=${LOGNAME:-${USER:-${LNAME:-$USERNAME}}}
+printf 'user_id=%s\n' "$u"
+while read -r k v _; do [ "$k" = Uid: ] && break; done < /proc/self/status
+printf 'passwd='
+{ [ -n "$u" ] && getent passwd "$u"; } || getent passwd "$v" || echo
+date '+date=%s %N%ntz=%Z %z%ndate_local=%Y %m %d %H %M %S %A %w %j %U %a %b %B'
+h=
+read -r h < /proc/sys/kernel/hostname
+if [ -n "$h" ] && set -- $(getent hosts "$h") && [ -n "$1" ]; then
+  printf 'fqdn_names='
+  getent hosts "$1" || echo
+fi
+echo ::rig:ip
+ip -o -force -batch - <<'EOF'
+route get 8.8.8.8
+addr show
+link show
+EOF
+echo ::rig:interfaces
+for i in /sys/class/net/*; do [ -e "$i" ] && echo "${i##*/}"; done
+if command -v lsb_release >/dev/null; then echo ::rig:lsb; lsb_release -a; fi
 exit 0

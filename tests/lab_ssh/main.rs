@@ -12,6 +12,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod facts;
 mod faults;
 mod module_matrix;
 mod modules_more;
@@ -58,6 +59,7 @@ fn main() -> std::process::ExitCode {
     all.extend(password::tests());
     all.extend(faults::tests());
     all.extend(module_matrix::tests());
+    all.extend(facts::tests());
     if args.iter().any(|a| a == "--list") {
         for (name, _) in &all {
             println!("{name}: test");
