@@ -46,7 +46,7 @@ async fn facts_match_ansible_setup_on_this_machine() {
         return;
     };
     let conn = LocalConnection::new();
-    let facts: IndexMap<String, Value> = rig::facts::gather(&conn).await.expect("gather");
+    let facts: IndexMap<String, Value> = rig::facts::gather(&conn, None).await.expect("gather");
     assert_eq!(
         rig::connection::Connection::round_trips(&conn),
         1,

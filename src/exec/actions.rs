@@ -425,7 +425,7 @@ async fn execute_once(
         None
     };
     let Some(module) = module else {
-        return gather_facts(pr, host, conn.as_ref()).await;
+        return gather_facts(pr, host, conn.as_ref(), become_.as_ref()).await;
     };
     if check_mode && !module.supports_check_mode() {
         let mut res = ResultMap::new();
@@ -854,8 +854,13 @@ async fn pause(args: &IndexMap<String, Value>) -> ResultMap {
 }
 
 /// Facts from the fact script (one round trip).
-async fn gather_facts(pr: &PlayRun, host: &str, conn: &dyn Connection) -> ResultMap {
-    let facts = match crate::facts::gather(conn).await {
+async fn gather_facts(
+    pr: &PlayRun,
+    host: &str,
+    conn: &dyn Connection,
+    become_: Option<&Become>,
+) -> ResultMap {
+    let facts = match crate::facts::gather(conn, become_).await {
         Ok(f) => f,
         Err(crate::connection::ConnectionError::Unreachable { message }) => {
             return unreachable(message);

@@ -1,7 +1,7 @@
 //! `gather_facts` without Python: one shell script ([`SCRIPT`]), one round trip, parsed here
 //! into Ansible's fact names and types (`ansible_facts.hostname`, `ansible_distribution`, ...).
 
-use crate::connection::{Command, Connection, ConnectionError};
+use crate::connection::{Become, Command, Connection, ConnectionError};
 use indexmap::IndexMap;
 use minijinja::Value;
 use std::collections::HashMap;
@@ -11,8 +11,15 @@ pub const SCRIPT: &str = include_str!("script.sh");
 
 /// Runs the fact script on a host and returns `ansible_facts` (names without the `ansible_`
 /// prefix, as in `ansible_facts['hostname']`).
-pub async fn gather(conn: &dyn Connection) -> Result<IndexMap<String, Value>, ConnectionError> {
-    let out = conn.run(&Command::new(SCRIPT)).await?;
+/// `become_`: the play's become, as Ansible runs its `setup` module (`ansible_user_id` is then
+/// the become user).
+pub async fn gather(
+    conn: &dyn Connection,
+    become_: Option<&Become>,
+) -> Result<IndexMap<String, Value>, ConnectionError> {
+    let mut cmd = Command::new(SCRIPT);
+    cmd.become_ = become_.cloned();
+    let out = conn.run(&cmd).await?;
     Ok(parse(&out.stdout_str()))
 }
 

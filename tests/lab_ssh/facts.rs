@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub fn tests() -> Vec<(&'static str, TestFn)> {
-    crate::lab_tests!["facts": matches_ansible_setup, few_processes]
+    crate::lab_tests!["facts": matches_ansible_setup, few_processes, gathered_with_the_plays_become]
 }
 
 const ANSIBLE: &str = "/var/tmp/ansible-venv/bin/ansible";
@@ -103,7 +103,7 @@ async fn conn(lab: &Lab, host: &str) -> SshConnection {
 /// rig's facts for `host` as JSON (names without the `ansible_` prefix).
 async fn rig_facts(lab: &Lab, host: &str) -> serde_json::Map<String, Json> {
     let c = conn(lab, host).await;
-    let facts = rig::facts::gather(&c)
+    let facts = rig::facts::gather(&c, None)
         .await
         .unwrap_or_else(|e| panic!("gather on {host}: {e}"));
     let _ = c.close().await;
@@ -330,7 +330,7 @@ async fn few_processes(lab: Arc<Lab>) {
     let n = 20;
     if let Some(before) = usage() {
         for _ in 0..n {
-            rig::facts::gather(&c).await.expect("gather");
+            rig::facts::gather(&c, None).await.expect("gather");
         }
         if let Some(after) = usage() {
             println!(
@@ -346,4 +346,48 @@ async fn few_processes(lab: Arc<Lab>) {
         "the fact script starts {pids} processes per gather on {host}, more than {MAX_PIDS}: \
          read files with one grep and keep commands out of loops (src/facts/script.sh)"
     );
+}
+
+/// A play with `become: true` gathers its facts as the become user, as Ansible's `setup` runs
+/// with the play's become: `ansible_user_id`, `ansible_user_dir`, `ansible_env.HOME` are the
+/// become user's (they were the login user's before).
+async fn gathered_with_the_plays_become(lab: Arc<Lab>) {
+    let dir = std::env::temp_dir().join(format!("rig-facts-become-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let pb = dir.join("play.yml");
+    std::fs::write(
+        &pb,
+        "- hosts: h2\n  become: true\n  become_user: nobody\n  tasks:\n    - debug:\n        \
+         msg: \"{{ ansible_user_id }} {{ ansible_user_uid }} {{ ansible_user_dir }} \
+         {{ ansible_env.HOME }}\"\n",
+    )
+    .expect("playbook");
+    let msg = |out: &std::process::Output| -> String {
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix("\"msg\": "))
+            .map(|m| m.trim_matches('"').to_string())
+            .unwrap_or_else(|| panic!("no msg in: {text}{}", String::from_utf8_lossy(&out.stderr)))
+    };
+    let rig = std::process::Command::new(env!("CARGO_BIN_EXE_rig"))
+        .args(["playbook", "-i"])
+        .arg(&lab.inventory)
+        .arg(&pb)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("rig");
+    assert_eq!(msg(&rig), "nobody 65534 /nonexistent /nonexistent");
+    let playbook = format!("{ANSIBLE}-playbook");
+    if Path::new(&playbook).exists() {
+        let ans = std::process::Command::new(&playbook)
+            .arg("-i")
+            .arg(&lab.inventory)
+            .arg(&pb)
+            .env("ANSIBLE_NOCOLOR", "1")
+            .env_remove("ANSIBLE_CONFIG")
+            .output()
+            .expect("ansible-playbook");
+        assert_eq!(msg(&rig), msg(&ans), "rig and Ansible");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
