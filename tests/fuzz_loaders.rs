@@ -4,7 +4,8 @@
 //! may panic.
 //!
 //! Budget: `RIG_FUZZ_SECS` seconds per target (default 20; CI runs it as part of
-//! `cargo test --all-targets`). `RIG_FUZZ_SEED` replays a run; the seed is printed on failure.
+//! `cargo test --all-targets`). `RIG_FUZZ_SEED` replays a run; the seed is printed first.
+//! `RIG_FUZZ_TRACE=FILE` leaves the input being checked in FILE (for inputs that abort).
 
 use rig::yaml::YamlError;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -128,10 +129,32 @@ fn fuzz(
     target: &str,
     corpus: &[String],
     tokens: &[&str],
-    check: impl Fn(&str) -> Result<(), String>,
+    check: impl Fn(&str) -> Result<(), String> + Sync,
+) {
+    // On a thread with the stack rig's runtime gives its workers (where templates are
+    // rendered), not the test harness's 2 MiB.
+    std::thread::scope(|s| {
+        let worker = std::thread::Builder::new()
+            .stack_size(rig::exec::WORKER_STACK)
+            .spawn_scoped(s, || fuzz_here(target, corpus, tokens, &check))
+            .expect("fuzz thread");
+        if let Err(p) = worker.join() {
+            std::panic::resume_unwind(p);
+        }
+    });
+}
+
+fn fuzz_here(
+    target: &str,
+    corpus: &[String],
+    tokens: &[&str],
+    check: &(impl Fn(&str) -> Result<(), String> + Sync),
 ) {
     assert!(!corpus.is_empty(), "{target}: empty corpus");
     let (seed, own) = seed(target);
+    // Printed first: a stack overflow aborts the process before any panic message.
+    eprintln!("{target}: RIG_FUZZ_SEED={seed}");
+    let trace = std::env::var_os("RIG_FUZZ_TRACE");
     let mut rng = Rng(own);
     let deadline = Instant::now() + budget();
     let mut runs = 0u64;
@@ -149,6 +172,11 @@ fn fuzz(
             }
         };
         runs += 1;
+        if let Some(t) = &trace {
+            // RIG_FUZZ_TRACE=FILE: each input is written there before it is checked, so the
+            // one that aborted the process (a stack overflow) is left in the file.
+            let _ = std::fs::write(t, &input);
+        }
         match catch_unwind(AssertUnwindSafe(|| check(&input))) {
             Ok(Ok(())) => {}
             Ok(Err(why)) => panic!(

@@ -225,3 +225,31 @@ fn strings_and_expressions_see_the_search_path() {
             .is_err()
     );
 }
+
+/// A template that recurses without end, or nests deeper than the parser allows, is an error
+/// that names the problem, on the stack rig's runtime gives the threads that render (not a
+/// stack overflow that aborts the run).
+#[test]
+fn runaway_recursion_is_an_error_not_an_abort() {
+    let worker = std::thread::Builder::new()
+        .stack_size(rig::exec::WORKER_STACK)
+        .spawn(|| {
+            let t = Templar::new();
+            let r = t.render_str(
+                "rec.j2",
+                "{% macro m(n) %}{{ m(n + 1) }}{% endmacro %}{{ m(1) }}",
+                &ctx(),
+            );
+            let e = r.expect_err("endless recursion renders");
+            assert!(e.message.contains("recursion"), "{}", e.message);
+            for depth in [100, 200] {
+                let src = format!("{{{{ {}1{} }}}}", "(".repeat(depth), ")".repeat(depth));
+                match t.render_str("deep.j2", &src, &ctx()) {
+                    Ok(v) => assert_eq!(v.to_string(), "1", "depth {depth}"),
+                    Err(e) => assert!(e.message.contains("recursion"), "{}", e.message),
+                }
+            }
+        })
+        .expect("thread");
+    worker.join().expect("no panic, no overflow");
+}

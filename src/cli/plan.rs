@@ -301,9 +301,7 @@ pub(crate) fn run_with(
     opts: crate::exec::RunOptions,
     sink: Arc<dyn Sink>,
 ) -> Result<ExitCode, RunError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+    let rt = crate::exec::runtime()
         .map_err(|e| RunError::Fatal(format!("cannot start the async runtime: {e}")))?;
     rt.block_on(async move {
         tokio::select! {

@@ -56,9 +56,7 @@ fn options(
 }
 
 fn execute(opts: RunOptions, o: &CliRunOptions) -> Result<ExitCode, RunError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+    let rt = crate::exec::runtime()
         .map_err(|e| RunError::Fatal(format!("cannot start the async runtime: {e}")))?;
     let sinks = super::output::Sinks::new(o, opts.verbosity);
     let sink = sinks.sink.clone();

@@ -33,6 +33,20 @@ mod task;
 mod vars_build;
 mod walk;
 
+/// Stack of the runtime's worker threads, where tasks are templated: as big as a main thread's
+/// (tokio's default is 2 MiB). The template engine's parser recurses up to 150 levels for a
+/// deeply nested expression; its evaluator grows its own stack (minijinja's `stacker`), so a
+/// runaway recursive macro is an error, not an abort. Virtual memory only.
+pub const WORKER_STACK: usize = 8 * 1024 * 1024;
+
+/// The multi-threaded runtime every run uses.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(WORKER_STACK)
+        .build()
+}
+
 pub use inventory_view::{InventoryError, InventoryView};
 pub use runner::{RunError, last_run_stats, run};
 
