@@ -236,7 +236,15 @@ async fn ssh_password_login(lab: Arc<Lab>) {
         .args(["-c", "sleep 5; true", SSH_PW])
         .spawn()
         .unwrap();
-    assert!(!controller_processes_with(SSH_PW.as_bytes()).is_empty());
+    // Until the child has exec'd, its argv is still the test binary's: poll for a while.
+    let seen = (0..100).any(|_| {
+        let found = !controller_processes_with(SSH_PW.as_bytes()).is_empty();
+        if !found {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        found
+    });
+    assert!(seen, "the poller does not see a password in an argv");
     probe.kill().ok();
     probe.wait().ok();
     // The password in the inventory, under each of Ansible's three names.
