@@ -12,9 +12,9 @@
 # (tests/lab/build-base.sh), ansible-core in $ANSIBLE_VENV; honours the lab's LAB_* variables
 # (LAB_ID, LAB_DIR, LAB_NET, LAB_BRIDGE, LAB_REPO_PORT: tests/lab/README.md).
 #   bash bench/stack-bench.sh                       # the whole matrix (hours with Ansible at 50)
-#   PLAN=quick bash bench/stack-bench.sh           # the targets' cases, ~1 h here (README's run 1)
+#   PLAN=quick bash bench/stack-bench.sh           # the README's table, ~45 min on a quiet machine
 #   PLAN="10:rig:first,noop 10:ansible-tuned:first,noop" bash bench/stack-bench.sh
-#   RIG=path/to/rig skips the release build (README's run 1 used the debug binary that way)
+#   RIG=path/to/rig skips the release build (a copy of the binary, so a rebuild cannot change it mid-run)
 #   python3 bench/stack_bench.py --table bench/results/stack-bench.json   # the table again
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
