@@ -33,6 +33,32 @@ impl Rng {
     }
 }
 
+thread_local! {
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static QUIET_PANIC: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
+}
+
+/// Runs `f` with panics on this thread recorded (message and place, in [`QUIET_PANIC`]) instead
+/// of printed: the default hook would symbolize a backtrace at the panic's depth, which in a
+/// deep recursion can itself overflow the stack and abort the whole test binary.
+fn quietly<T>(f: impl FnOnce() -> T) -> T {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if QUIET.with(|q| q.get()) {
+                QUIET_PANIC.with(|m| m.set(info.to_string()));
+            } else {
+                default(info);
+            }
+        }));
+    });
+    QUIET.with(|q| q.set(true));
+    let r = f();
+    QUIET.with(|q| q.set(false));
+    r
+}
+
 fn budget() -> Duration {
     let secs = std::env::var("RIG_FUZZ_SECS")
         .ok()
@@ -177,14 +203,15 @@ fn fuzz_here(
             // one that aborted the process (a stack overflow) is left in the file.
             let _ = std::fs::write(t, &input);
         }
-        match catch_unwind(AssertUnwindSafe(|| check(&input))) {
+        match quietly(|| catch_unwind(AssertUnwindSafe(|| check(&input)))) {
             Ok(Ok(())) => {}
             Ok(Err(why)) => panic!(
                 "{target}: {why}\nseed: RIG_FUZZ_SEED={seed}\ninput ({} bytes):\n{input:?}",
                 input.len()
             ),
             Err(_) => panic!(
-                "{target}: panicked\nseed: RIG_FUZZ_SEED={seed}\ninput ({} bytes):\n{input:?}",
+                "{target}: panicked: {}\nseed: RIG_FUZZ_SEED={seed}\ninput ({} bytes):\n{input:?}",
+                QUIET_PANIC.with(|m| m.take()),
                 input.len()
             ),
         }

@@ -253,3 +253,14 @@ fn runaway_recursion_is_an_error_not_an_abort() {
         .expect("thread");
     worker.join().expect("no panic, no overflow");
 }
+
+/// `int` with a base Python rejects (1, 37, `true`) falls back as Jinja's `do_int` does
+/// (float, then the default) instead of panicking; base 0 reads the prefix. Expected output
+/// from ansible-core 2.19.14 (`lookup('template')` of the same line). Found by the fuzzer.
+#[test]
+fn int_with_an_invalid_base_is_the_default_not_a_panic() {
+    let t = Templar::new();
+    let src = r#"{{ "abc" | int("e", true) }} {{ "12" | int(0, 1) }} {{ "12" | int(0, 37) }} {{ "0x1f" | int(0, 0) }} {{ "0b101" | int(base=0) }} {{ "17" | int(base=0) }} {{ "7.5" | int(3, 1) }}"#;
+    let out = t.render_str("int.j2", src, &ctx()).expect("renders");
+    assert_eq!(out.to_string(), "e 12 12 31 5 17 7");
+}

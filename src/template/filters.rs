@@ -1522,13 +1522,24 @@ fn jinja_int(
                 None => (false, s.strip_prefix('+').unwrap_or(&s).to_string()),
             };
             let lower = body.to_lowercase();
+            // Python's int(s, 0) reads the base from the prefix.
+            let base = match base {
+                0 if lower.starts_with("0x") => 16,
+                0 if lower.starts_with("0o") => 8,
+                0 if lower.starts_with("0b") => 2,
+                0 => 10,
+                b => b,
+            };
             let body = match base {
                 16 => lower.strip_prefix("0x").unwrap_or(&lower).to_string(),
                 8 => lower.strip_prefix("0o").unwrap_or(&lower).to_string(),
                 2 => lower.strip_prefix("0b").unwrap_or(&lower).to_string(),
                 _ => lower,
             };
-            if let Ok(i) = i64::from_str_radix(&body, base) {
+            // Any other base is Python's ValueError: Jinja then tries float(), then the default.
+            if (2..=36).contains(&base)
+                && let Ok(i) = i64::from_str_radix(&body, base)
+            {
                 return Ok(Value::from(if neg { -i } else { i }));
             }
             if let Ok(f) = s.parse::<f64>()
