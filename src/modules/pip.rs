@@ -425,6 +425,33 @@ impl Module for Pip {
             }
         }
 
+        let mut cmd_words: Vec<String> = match state.as_str() {
+            "absent" => vec!["uninstall".into(), "-y".into()],
+            "latest" => vec!["install".into(), "-U".into()],
+            "forcereinstall" => vec!["install".into(), "-U".into(), "--force-reinstall".into()],
+            _ => vec!["install".into()],
+        };
+        if let Some(e) = &extra_args {
+            cmd_words.extend(e.split_whitespace().map(str::to_string));
+        }
+        if names.is_some() {
+            cmd_words.extend(reqs.iter().map(|r| r.text.clone()));
+        } else if let Some(r) = &requirements {
+            cmd_words.extend(["-r".into(), r.clone()]);
+        }
+        // What a run reports, as Ansible's module does.
+        let report = |changed: bool, cmd: Vec<String>, stdout: String, stderr: String| {
+            let mut data = IndexMap::new();
+            data.insert("cmd".into(), Value::from(cmd));
+            data.insert("name".into(), Value::from(names.clone()));
+            data.insert("version".into(), Value::from(version.clone()));
+            data.insert("state".into(), Value::from(state.clone()));
+            data.insert("requirements".into(), Value::from(requirements.clone()));
+            data.insert("virtualenv".into(), Value::from(env.clone()));
+            data.insert("stdout".into(), Value::from(stdout));
+            data.insert("stderr".into(), Value::from(stderr));
+            result(changed, data)
+        };
         // A rerun whose packages are all installed already: rig reads the virtualenv's
         // site-packages instead of starting pip (Ansible's pip module runs `pip install` on
         // every run, ~0.5 s of the target's CPU). Only where the answer is certain; anything
@@ -445,21 +472,9 @@ impl Module for Pip {
                 .find_map(|l| l.strip_prefix("@@PIP "))
                 && reqs.iter().all(|r| is_present_strict(r, &out.stdout_str()))
             {
-                let mut cmd = vec![pip.to_string(), "install".to_string()];
-                if let Some(x) = &extra_args {
-                    cmd.extend(x.split_whitespace().map(str::to_string));
-                }
-                cmd.extend(reqs.iter().map(|r| r.text.clone()));
-                let mut data = IndexMap::new();
-                data.insert("cmd".into(), Value::from(cmd));
-                data.insert("name".into(), Value::from(names));
-                data.insert("version".into(), Value::from(version));
-                data.insert("state".into(), Value::from(state));
-                data.insert("requirements".into(), Value::from(requirements));
-                data.insert("virtualenv".into(), Value::from(env));
-                data.insert("stdout".into(), Value::from(""));
-                data.insert("stderr".into(), Value::from(""));
-                return Ok(result(false, data));
+                let mut cmd = vec![pip.to_string()];
+                cmd.extend(cmd_words);
+                return Ok(report(false, cmd, String::new(), String::new()));
             }
         }
 
@@ -476,20 +491,6 @@ impl Module for Pip {
             ),
             (None, None) => "if python3 -c 'import pip' >/dev/null 2>&1; then pip='python3 -m pip'; elif command -v pip3 >/dev/null; then pip=pip3; else echo 'Unable to find any of pip3 to use.  pip needs to be installed.' >&2; exit 90; fi\n".into(),
         };
-        let mut cmd_words: Vec<String> = match state.as_str() {
-            "absent" => vec!["uninstall".into(), "-y".into()],
-            "latest" => vec!["install".into(), "-U".into()],
-            "forcereinstall" => vec!["install".into(), "-U".into(), "--force-reinstall".into()],
-            _ => vec!["install".into()],
-        };
-        if let Some(e) = &extra_args {
-            cmd_words.extend(e.split_whitespace().map(str::to_string));
-        }
-        if names.is_some() {
-            cmd_words.extend(reqs.iter().map(|r| r.text.clone()));
-        } else if let Some(r) = &requirements {
-            cmd_words.extend(["-r".into(), r.clone()]);
-        }
         let mut s = String::from("rt=$(mktemp -d) || exit 91; trap 'rm -rf \"$rt\"' EXIT\n");
         if let Some(u) = &umask {
             s.push_str(&format!("umask {}\n", q(u)));
@@ -638,15 +639,7 @@ impl Module for Pip {
         } else {
             out_pip.contains("Successfully installed")
         } || venv_created;
-        data.insert("cmd".into(), Value::from(full_cmd));
-        data.insert("name".into(), Value::from(names));
-        data.insert("version".into(), Value::from(version));
-        data.insert("state".into(), Value::from(state));
-        data.insert("requirements".into(), Value::from(requirements));
-        data.insert("virtualenv".into(), Value::from(env));
-        data.insert("stdout".into(), Value::from(stdout));
-        data.insert("stderr".into(), Value::from(stderr));
-        Ok(result(changed, data))
+        Ok(report(changed, full_cmd, stdout, stderr))
     }
 }
 

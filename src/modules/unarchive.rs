@@ -305,33 +305,14 @@ impl ZipOpts<'_> {
         extract.push(self.src.to_string());
         extract.extend(self.members_args());
         extract.extend(["-d".into(), dest.to_string()]);
-        let mut s = format!(
-            "rt=$(mktemp -d) || exit 1; trap 'rm -rf \"$rt\"' EXIT\ncd {} || exit 1\n",
-            q(abs_dest)
+        let s = apply_script(
+            abs_dest,
+            &extract,
+            unarchived,
+            &self.attrs.script("p", false),
+            &files,
+            cleanup,
         );
-        if !unarchived {
-            s.push_str(&format!(
-                "o=$({} 2>\"$rt/err\"); rc=$?; printf '@@XRC\\t%s\\n' $rc; printf '%s\\n' \"$o\" | sed 's/^/@@XO\\t/'; sed 's/^/@@XE\\t/' \"$rt/err\"; rm -f \"$rt/err\"\n\
-                 [ $rc = 0 ] || {{ {cleanup}; exit 0; }}\n",
-                shell_words(&extract)
-            ));
-        }
-        let attr_script = self.attrs.script("p", false);
-        if !attr_script.is_empty() {
-            let mut paths: Vec<String> = files.clone();
-            paths.extend(top_folders(&files));
-            for f in paths {
-                s.push_str(&format!(
-                    "p={}\n[ -e \"$p\" ] || [ -L \"$p\" ] && {{\n{attr_script}}}\n",
-                    q(&format!("{abs_dest}/{f}"))
-                ));
-            }
-        }
-        s.push_str(&format!(
-            "{cleanup}\ndest={}\n{}exit 0\n",
-            q(abs_dest),
-            stat_script("dest")
-        ));
         let out = sh(ctx, &s).await?;
         let finish = Finish {
             unarchived,
@@ -398,6 +379,44 @@ impl Finish<'_> {
         add_path_info(&mut data, &so);
         Ok(result(changed, data))
     }
+}
+
+/// The last round trip of both archive kinds: extract (unless already unarchived; a failure
+/// cleans up and reports through `@@XRC`/`@@XO`/`@@XE`), owner/group/mode on every member and
+/// top folder, then the destination's stat.
+fn apply_script(
+    abs_dest: &str,
+    extract: &[String],
+    unarchived: bool,
+    attr_script: &str,
+    files: &[String],
+    cleanup: &str,
+) -> String {
+    let mut s = format!(
+        "rt=$(mktemp -d) || exit 1; trap 'rm -rf \"$rt\"' EXIT\ncd {} || exit 1\n",
+        q(abs_dest)
+    );
+    if !unarchived {
+        s.push_str(&format!(
+            "o=$({} 2>\"$rt/err\"); rc=$?; printf '@@XRC\\t%s\\n' $rc; printf '%s\\n' \"$o\" | sed 's/^/@@XO\\t/'; sed 's/^/@@XE\\t/' \"$rt/err\"; rm -f \"$rt/err\"\n\
+             [ $rc = 0 ] || {{ {cleanup}; exit 0; }}\n",
+            shell_words(extract)
+        ));
+    }
+    if !attr_script.is_empty() {
+        for f in files.iter().cloned().chain(top_folders(files)) {
+            s.push_str(&format!(
+                "p={}\n[ -e \"$p\" ] || [ -L \"$p\" ] && {{\n{attr_script}}}\n",
+                q(&format!("{abs_dest}/{f}"))
+            ));
+        }
+    }
+    s.push_str(&format!(
+        "{cleanup}\ndest={}\n{}exit 0\n",
+        q(abs_dest),
+        stat_script("dest")
+    ));
+    s
 }
 
 fn shell_words(argv: &[String]) -> String {
@@ -705,34 +724,15 @@ impl Module for Unarchive {
         data.insert("src".into(), Value::from(remote.clone()));
 
         // Round trip 4: extract when needed, then owner/group/mode on every member.
-        let mut s = format!(
-            "rt=$(mktemp -d) || exit 1; trap 'rm -rf \"$rt\"' EXIT\ncd {} || exit 1\n",
-            q(&abs_dest)
-        );
         let extract = t.argv("extract", flag, &abs_dest, &remote, true);
-        if !unarchived {
-            s.push_str(&format!(
-                "o=$({} 2>\"$rt/err\"); rc=$?; printf '@@XRC\\t%s\\n' $rc; printf '%s\\n' \"$o\" | sed 's/^/@@XO\\t/'; sed 's/^/@@XE\\t/' \"$rt/err\"; rm -f \"$rt/err\"\n\
-                 [ $rc = 0 ] || {{ {cleanup}; exit 0; }}\n",
-                shell_words(&extract)
-            ));
-        }
-        let attr_script = attrs.script("p", false);
-        if !attr_script.is_empty() {
-            let mut paths: Vec<String> = files.clone();
-            paths.extend(top_folders(&files));
-            for f in paths {
-                s.push_str(&format!(
-                    "p={}\n[ -e \"$p\" ] || [ -L \"$p\" ] && {{\n{attr_script}}}\n",
-                    q(&format!("{abs_dest}/{f}"))
-                ));
-            }
-        }
-        s.push_str(&format!(
-            "{cleanup}\ndest={}\n{}exit 0\n",
-            q(&abs_dest),
-            stat_script("dest")
-        ));
+        let s = apply_script(
+            &abs_dest,
+            &extract,
+            unarchived,
+            &attrs.script("p", false),
+            &files,
+            &cleanup,
+        );
         let out = sh(ctx, &s).await?;
         let finish = Finish {
             unarchived,
